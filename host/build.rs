@@ -4,7 +4,10 @@
 fn main() {
     println!("cargo:rerun-if-env-changed=PHOTOSYNC_PLUGIN_DIR");
     if let Some(dir) = std::env::var_os("PHOTOSYNC_PLUGIN_DIR") {
-        println!("cargo:rustc-env=PHOTOSYNC_PLUGIN_DIR={}", std::path::Path::new(&dir).display());
+        println!(
+            "cargo:rustc-env=PHOTOSYNC_PLUGIN_DIR={}",
+            std::path::Path::new(&dir).display()
+        );
         return;
     }
     let root = build_wasm::workspace_root();

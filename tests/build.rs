@@ -3,5 +3,8 @@
 fn main() {
     let root = build_wasm::workspace_root();
     let dir = build_wasm::build(&root, &["hostile", "noop", "sneaky"]);
-    println!("cargo:rustc-env=PHOTOSYNC_TEST_PLUGIN_DIR={}", dir.display());
+    println!(
+        "cargo:rustc-env=PHOTOSYNC_TEST_PLUGIN_DIR={}",
+        dir.display()
+    );
 }

@@ -19,11 +19,15 @@ pub fn build(workspace_root: &Path, packages: &[&str]) -> PathBuf {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root)
-        .args(["build", "--release", "--locked", "--target", TARGET, "--target-dir"])
-        .arg(&target_dir)
-        // Line tables make components several times larger and buy nothing inside the sandbox.
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
+        .arg(&target_dir);
     for p in packages {
         cmd.args(["-p", p]);
     }
@@ -33,31 +37,53 @@ pub fn build(workspace_root: &Path, packages: &[&str]) -> PathBuf {
         let outer = (key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_MAKEFLAGS")
             || matches!(
                 key.as_str(),
-                "RUSTFLAGS" | "OUT_DIR" | "TARGET" | "HOST" | "PROFILE" | "OPT_LEVEL" | "DEBUG" | "NUM_JOBS"
+                "RUSTFLAGS"
+                    | "OUT_DIR"
+                    | "TARGET"
+                    | "HOST"
+                    | "PROFILE"
+                    | "OPT_LEVEL"
+                    | "DEBUG"
+                    | "NUM_JOBS"
             );
         if outer {
             cmd.env_remove(&key);
         }
     }
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build the plugins: {e}"));
+    // Line tables make components several times larger and buy nothing inside the sandbox.
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the plugins: {e}"));
     assert!(
         status.success(),
         "building the plugins {packages:?} for {TARGET} failed (see above); \
          is the target installed? `rustup target add {TARGET}`"
     );
     for dir in ["plugins", "wit", "tests/plugins"] {
-        println!("cargo:rerun-if-changed={}", workspace_root.join(dir).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace_root.join(dir).display()
+        );
     }
-    println!("cargo:rerun-if-changed={}", workspace_root.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace_root.join("Cargo.lock").display()
+    );
     target_dir.join(TARGET).join("release")
 }
 
 /// The workspace root, for a build script of a crate one level below it.
 pub fn workspace_root() -> PathBuf {
-    let manifest = env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set for build scripts");
+    let manifest =
+        env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set for build scripts");
     let mut dir = PathBuf::from(manifest);
     while !dir.join("wit").is_dir() {
-        assert!(dir.pop(), "no workspace root with a wit/ directory above the build script");
+        assert!(
+            dir.pop(),
+            "no workspace root with a wit/ directory above the build script"
+        );
     }
     dir
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use photosync::offline;
 use photosync::plugins::{self, PluginSpec, Role, Runtime, RuntimeOptions};
@@ -47,8 +47,8 @@ enum PluginCommand {
     /// Says which role a component implements, its WIT version and its imports, and whether
     /// photosync would accept it.
     Inspect {
-        /// The component file.
-        file: PathBuf,
+        /// The component file, or builtin:NAME for a plugin built into photosync.
+        file: String,
     },
     /// Lists the plugins built into this binary.
     List,
@@ -57,7 +57,8 @@ enum PluginCommand {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PHOTOSYNC_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("PHOTOSYNC_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -72,16 +73,29 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Transform { input, output, profile, plugin, settings } => {
-            let profile = photosync::profiles::find(&profile)
-                .with_context(|| format!("there is no profile {profile:?}; use thumbnailPhoto or jpegPhoto"))?;
+        Command::Transform {
+            input,
+            output,
+            profile,
+            plugin,
+            settings,
+        } => {
+            let profile = photosync::profiles::find(&profile).with_context(|| {
+                format!("there is no profile {profile:?}; use thumbnailPhoto or jpegPhoto")
+            })?;
             let source = match plugin {
                 Some(path) => plugins::Source::File(path),
                 None => plugins::Source::Builtin(plugins::builtin::default_for(Role::Transformer)),
             };
-            let mut spec = PluginSpec::new(&source.to_string(), source, offline::default_limits(Role::Transformer));
+            let mut spec = PluginSpec::new(
+                &source.to_string(),
+                source,
+                offline::default_limits(Role::Transformer),
+            );
             for kv in settings {
-                let Some((k, v)) = kv.split_once('=') else { bail!("--setting {kv:?} is not KEY=VALUE") };
+                let Some((k, v)) = kv.split_once('=') else {
+                    bail!("--setting {kv:?} is not KEY=VALUE")
+                };
                 spec.settings.insert(k.to_owned(), v.to_owned());
             }
             let runtime = runtime()?;
@@ -96,8 +110,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plugin { command: PluginCommand::Inspect { file } } => {
-            let inspection = offline::inspect_plugin(&runtime()?, &file)?;
+        Command::Plugin {
+            command: PluginCommand::Inspect { file },
+        } => {
+            let source = plugins::parse_source(&file).map_err(anyhow::Error::msg)?;
+            let inspection = offline::inspect_plugin(&runtime()?, &source)?;
             print!("{}", inspection.text);
             match inspection.refusal {
                 Some(refusal) => {
@@ -107,9 +124,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Ok(ExitCode::SUCCESS),
             }
         }
-        Command::Plugin { command: PluginCommand::List } => {
+        Command::Plugin {
+            command: PluginCommand::List,
+        } => {
             for b in &plugins::builtin::BUILTINS {
-                println!("builtin:{:<16} {:<12} {} bytes", b.name, b.role.name(), b.wasm.len());
+                println!(
+                    "builtin:{:<16} {:<12} {} bytes",
+                    b.name,
+                    b.role.name(),
+                    b.wasm.len()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -117,5 +141,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn runtime() -> anyhow::Result<Runtime> {
-    Runtime::new(RuntimeOptions::default()).map_err(|e| anyhow::anyhow!("cannot start the plugin runtime: {e:#}"))
+    Runtime::new(RuntimeOptions::default())
+        .map_err(|e| anyhow::anyhow!("cannot start the plugin runtime: {e:#}"))
 }

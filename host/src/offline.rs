@@ -4,17 +4,23 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::plugins::{self, inspect, PluginError, PluginSpec, Rejection, Rendition, Role, Runtime};
+use crate::plugins::{self, PluginError, PluginSpec, Rejection, Rendition, Role, Runtime, inspect};
 
 /// Why an offline command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OfflineError {
     /// The input photo could not be read.
     #[error("cannot read {path}: {source}")]
-    ReadInput { path: String, source: std::io::Error },
+    ReadInput {
+        path: String,
+        source: std::io::Error,
+    },
     /// The output could not be written.
     #[error("cannot write {path}: {source}")]
-    WriteOutput { path: String, source: std::io::Error },
+    WriteOutput {
+        path: String,
+        source: std::io::Error,
+    },
     /// The plugin failed.
     #[error(transparent)]
     Plugin(#[from] PluginError),
@@ -34,14 +40,21 @@ pub fn transform_file(
     input: &Path,
     output: &Path,
 ) -> Result<Rendition, OfflineError> {
-    let photo = std::fs::read(input).map_err(|source| OfflineError::ReadInput { path: input.display().to_string(), source })?;
-    let transformer = plugins::Transformer::load(runtime, spec)?;
-    let rendition = transformer.transform(&photo, profile)?.map_err(|r: Rejection| OfflineError::Rejected {
-        file: input.display().to_string(),
-        reason: plugins::transformer_describe(&r),
+    let photo = std::fs::read(input).map_err(|source| OfflineError::ReadInput {
+        path: input.display().to_string(),
+        source,
     })?;
-    std::fs::write(output, &rendition.jpeg)
-        .map_err(|source| OfflineError::WriteOutput { path: output.display().to_string(), source })?;
+    let transformer = plugins::Transformer::load(runtime, spec)?;
+    let rendition = transformer
+        .transform(&photo, profile)?
+        .map_err(|r: Rejection| OfflineError::Rejected {
+            file: input.display().to_string(),
+            reason: plugins::transformer_describe(&r),
+        })?;
+    std::fs::write(output, &rendition.jpeg).map_err(|source| OfflineError::WriteOutput {
+        path: output.display().to_string(),
+        source,
+    })?;
     Ok(rendition)
 }
 
@@ -57,22 +70,44 @@ pub struct Inspection {
 
 /// Describes a component for `photosync plugin inspect`; refuses one that imports something the
 /// host does not grant or implements no role.
-pub fn inspect_plugin(runtime: &Runtime, path: &Path) -> Result<Inspection, PluginError> {
-    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let wasm = plugins::Source::File(path.to_path_buf()).read(&name)?;
+pub fn inspect_plugin(
+    runtime: &Runtime,
+    source: &plugins::Source,
+) -> Result<Inspection, PluginError> {
+    let name = match source {
+        plugins::Source::File(path) => path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        plugins::Source::Builtin(_) => source.to_string(),
+    };
+    let wasm = source.read(&name)?;
     let component = runtime.compile(&name, &wasm)?;
     let report = inspect::inspect(runtime.engine(), &component);
     let mut out = String::new();
-    let _ = writeln!(out, "{name}: a WebAssembly component of {} bytes", wasm.len());
+    let _ = writeln!(
+        out,
+        "{name}: a WebAssembly component of {} bytes",
+        wasm.len()
+    );
     for (role, version) in &report.roles {
-        let _ = writeln!(out, "  role: {} ({}/{}@{version})", role.name(), inspect::WIT_PACKAGE, role.name());
+        let _ = writeln!(
+            out,
+            "  role: {} ({}/{}@{version})",
+            role.name(),
+            inspect::WIT_PACKAGE,
+            role.name()
+        );
     }
     let _ = writeln!(out, "  imports:");
     for import in &report.imports {
         let _ = writeln!(out, "    {import}");
     }
     let refusal = if let Err(import) = report.check_grants() {
-        Some(PluginError::ForbiddenImport { plugin: name, import })
+        Some(PluginError::ForbiddenImport {
+            plugin: name,
+            import,
+        })
     } else if report.roles.is_empty() {
         Some(PluginError::WrongRole {
             plugin: name,
@@ -96,8 +131,17 @@ pub fn inspect_plugin(runtime: &Runtime, path: &Path) -> Result<Inspection, Plug
 /// The limits used for `role` when the configuration says nothing.
 pub fn default_limits(role: Role) -> plugins::Limits {
     match role {
-        Role::Matcher => plugins::Limits { memory_mib: 32, deadline_ms: 1_000 },
-        Role::Transformer => plugins::Limits { memory_mib: 512, deadline_ms: 10_000 },
-        Role::Deduper => plugins::Limits { memory_mib: 128, deadline_ms: 2_000 },
+        Role::Matcher => plugins::Limits {
+            memory_mib: 32,
+            deadline_ms: 1_000,
+        },
+        Role::Transformer => plugins::Limits {
+            memory_mib: 512,
+            deadline_ms: 10_000,
+        },
+        Role::Deduper => plugins::Limits {
+            memory_mib: 128,
+            deadline_ms: 2_000,
+        },
     }
 }

@@ -39,5 +39,7 @@ pub fn builtin() -> Vec<Profile> {
 
 /// The built-in profile for `name` (compared case-insensitively, as attribute names are).
 pub fn find(name: &str) -> Option<Profile> {
-    builtin().into_iter().find(|p| p.attribute.eq_ignore_ascii_case(name))
+    builtin()
+        .into_iter()
+        .find(|p| p.attribute.eq_ignore_ascii_case(name))
 }

@@ -4,7 +4,8 @@ use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
 /// Four colours, one per quadrant, for checking orientation: top-left red, top-right green,
 /// bottom-left blue, bottom-right yellow.
-pub const QUADRANT_COLOURS: [[u8; 3]; 4] = [[230, 20, 20], [20, 200, 20], [20, 20, 230], [240, 230, 20]];
+pub const QUADRANT_COLOURS: [[u8; 3]; 4] =
+    [[230, 20, 20], [20, 200, 20], [20, 20, 230], [240, 230, 20]];
 
 /// An RGB image in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,11 @@ impl Rgb {
 pub fn photo_like(width: u32, height: u32, seed: u32) -> Rgb {
     let mut pixels = Vec::with_capacity((width * height * 3) as usize);
     let mut rng = seed.wrapping_mul(2_654_435_761).max(1);
-    let (cx, cy, r2) = (width as f32 * 0.55, height as f32 * 0.45, (height as f32 * 0.3).powi(2));
+    let (cx, cy, r2) = (
+        width as f32 * 0.55,
+        height as f32 * 0.45,
+        (height as f32 * 0.3).powi(2),
+    );
     for y in 0..height {
         for x in 0..width {
             rng ^= rng << 13;
@@ -43,7 +48,11 @@ pub fn photo_like(width: u32, height: u32, seed: u32) -> Rgb {
             pixels.extend([r, g, b].map(|v| v.clamp(0.0, 255.0) as u8));
         }
     }
-    Rgb { width, height, pixels }
+    Rgb {
+        width,
+        height,
+        pixels,
+    }
 }
 
 /// An image split into the four [`QUADRANT_COLOURS`].
@@ -55,7 +64,11 @@ pub fn quadrants(width: u32, height: u32) -> Rgb {
             pixels.extend(QUADRANT_COLOURS[q]);
         }
     }
-    Rgb { width, height, pixels }
+    Rgb {
+        width,
+        height,
+        pixels,
+    }
 }
 
 /// How a test JPEG is encoded.
@@ -69,19 +82,39 @@ pub struct JpegOptions {
 
 impl Default for JpegOptions {
     fn default() -> Self {
-        Self { quality: 90, progressive: false, orientation: None }
+        Self {
+            quality: 90,
+            progressive: false,
+            orientation: None,
+        }
     }
 }
 
 /// Encodes `image` as a YCbCr 4:2:0 JPEG.
 pub fn jpeg(image: &Rgb, options: JpegOptions) -> Vec<u8> {
-    encode(&image.pixels, image.width, image.height, ColorType::Rgb, options)
+    encode(
+        &image.pixels,
+        image.width,
+        image.height,
+        ColorType::Rgb,
+        options,
+    )
 }
 
 /// Encodes `image` as a greyscale JPEG.
 pub fn grey_jpeg(image: &Rgb) -> Vec<u8> {
-    let luma: Vec<u8> = image.pixels.chunks(3).map(|p| ((u32::from(p[0]) * 3 + u32::from(p[1]) * 6 + u32::from(p[2])) / 10) as u8).collect();
-    encode(&luma, image.width, image.height, ColorType::Luma, JpegOptions::default())
+    let luma: Vec<u8> = image
+        .pixels
+        .chunks(3)
+        .map(|p| ((u32::from(p[0]) * 3 + u32::from(p[1]) * 6 + u32::from(p[2])) / 10) as u8)
+        .collect();
+    encode(
+        &luma,
+        image.width,
+        image.height,
+        ColorType::Luma,
+        JpegOptions::default(),
+    )
 }
 
 /// Encodes `image` as a CMYK JPEG (converted naively from RGB).
@@ -89,21 +122,43 @@ pub fn cmyk_jpeg(image: &Rgb) -> Vec<u8> {
     let mut cmyk = Vec::with_capacity(image.pixels.len() / 3 * 4);
     for p in image.pixels.chunks(3) {
         let k = 255 - p[0].max(p[1]).max(p[2]);
-        let scale = |c: u8| if k == 255 { 0 } else { ((255 - c - k) as u32 * 255 / (255 - k) as u32) as u8 };
+        let scale = |c: u8| {
+            if k == 255 {
+                0
+            } else {
+                ((255 - c - k) as u32 * 255 / (255 - k) as u32) as u8
+            }
+        };
         cmyk.extend([scale(p[0]), scale(p[1]), scale(p[2]), k]);
     }
-    encode(&cmyk, image.width, image.height, ColorType::Cmyk, JpegOptions::default())
+    encode(
+        &cmyk,
+        image.width,
+        image.height,
+        ColorType::Cmyk,
+        JpegOptions::default(),
+    )
 }
 
-fn encode(pixels: &[u8], width: u32, height: u32, colour: ColorType, options: JpegOptions) -> Vec<u8> {
+fn encode(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    colour: ColorType,
+    options: JpegOptions,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = Encoder::new(&mut out, options.quality);
     encoder.set_sampling_factor(SamplingFactor::R_4_2_0);
     encoder.set_progressive(options.progressive);
     if let Some(o) = options.orientation {
-        encoder.add_app_segment(1, exif_orientation(o)).expect("APP1 is a valid segment");
+        encoder
+            .add_app_segment(1, exif_orientation(o))
+            .expect("APP1 is a valid segment");
     }
-    encoder.encode(pixels, width as u16, height as u16, colour).expect("test image encodes");
+    encoder
+        .encode(pixels, width as u16, height as u16, colour)
+        .expect("test image encodes");
     out
 }
 
@@ -141,7 +196,11 @@ pub fn stored_for_orientation(shown: &Rgb, orientation: u16) -> Rgb {
             pixels[to..to + 3].copy_from_slice(&shown.pixels[from..from + 3]);
         }
     }
-    Rgb { width: sw, height: sh, pixels }
+    Rgb {
+        width: sw,
+        height: sh,
+        pixels,
+    }
 }
 
 /// A PNG of RGBA pixels, with an eXIf chunk carrying `orientation` if given.
@@ -180,7 +239,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -193,7 +256,10 @@ pub fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend([8, 6, 0, 0, 0]);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend(png_chunk(b"IHDR", &ihdr));
-    png.extend(png_chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    png.extend(png_chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
     png.extend(png_chunk(b"IEND", &[]));
     png
 }
@@ -201,7 +267,10 @@ pub fn png_declaring(width: u32, height: u32) -> Vec<u8> {
 /// A small baseline JPEG whose frame header is patched to declare `width` x `height`.
 pub fn jpeg_declaring(width: u16, height: u16) -> Vec<u8> {
     let mut data = jpeg(&quadrants(16, 16), JpegOptions::default());
-    let sof = data.windows(2).position(|w| w == [0xFF, 0xC0]).expect("baseline frame header");
+    let sof = data
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("baseline frame header");
     data[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
     data[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
     data
@@ -209,8 +278,14 @@ pub fn jpeg_declaring(width: u16, height: u16) -> Vec<u8> {
 
 /// Decodes a JPEG to RGB for checking pixels.
 pub fn decode(jpeg: &[u8]) -> Rgb {
-    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).expect("output decodes").to_rgb8();
-    Rgb { width: img.width(), height: img.height(), pixels: img.into_raw() }
+    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .expect("output decodes")
+        .to_rgb8();
+    Rgb {
+        width: img.width(),
+        height: img.height(),
+        pixels: img.into_raw(),
+    }
 }
 
 /// Whether two colours are within `tolerance` on every channel.

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use photosync::offline::default_limits;
-use photosync::plugins::{self, builtin, Limits, PluginSpec, Role, Runtime, RuntimeOptions, Source};
+use photosync::plugins::{
+    self, Limits, PluginSpec, Role, Runtime, RuntimeOptions, Source, builtin,
+};
 
 /// The path of a test plugin component: `hostile`, `noop` or `sneaky`.
 pub fn test_plugin(name: &str) -> PathBuf {
@@ -12,7 +14,11 @@ pub fn test_plugin(name: &str) -> PathBuf {
 
 /// A runtime with a small pool and a private code cache directory.
 pub fn runtime(cache: &tempfile::TempDir) -> Runtime {
-    let options = RuntimeOptions { max_memory_mib: 1024, slots: 16, cache_dir: Some(cache.path().to_path_buf()) };
+    let options = RuntimeOptions {
+        max_memory_mib: 1024,
+        slots: 16,
+        cache_dir: Some(cache.path().to_path_buf()),
+    };
     Runtime::new(options).expect("the plugin runtime starts")
 }
 
@@ -20,18 +26,25 @@ pub fn runtime(cache: &tempfile::TempDir) -> Runtime {
 pub fn builtin_spec(role: Role, settings: &[(&str, &str)]) -> PluginSpec {
     let source = Source::Builtin(builtin::default_for(role));
     let mut spec = PluginSpec::new(&source.to_string(), source, default_limits(role));
-    spec.settings = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    spec.settings = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     spec
 }
 
 /// A spec for a test plugin file with explicit limits and settings.
 pub fn file_spec(name: &str, limits: Limits, settings: &[(&str, &str)]) -> PluginSpec {
     let mut spec = PluginSpec::new(name, Source::File(test_plugin(name)), limits);
-    spec.settings = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    spec.settings = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     spec
 }
 
 /// Loads the builtin transformer with default settings.
 pub fn transformer(runtime: &Runtime) -> plugins::Transformer {
-    plugins::Transformer::load(runtime, &builtin_spec(Role::Transformer, &[])).expect("the builtin transformer loads")
+    plugins::Transformer::load(runtime, &builtin_spec(Role::Transformer, &[]))
+        .expect("the builtin transformer loads")
 }

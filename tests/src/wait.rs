@@ -11,7 +11,10 @@ pub fn eventually<T>(deadline: Duration, what: &str, mut check: impl FnMut() -> 
         if let Some(value) = check() {
             return value;
         }
-        assert!(Instant::now() < end, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            Instant::now() < end,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
     }

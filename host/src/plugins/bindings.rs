@@ -8,6 +8,7 @@ pub mod matcher {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "matcher-plugin",
+        additional_derives: [PartialEq],
     });
 }
 
@@ -16,6 +17,7 @@ pub mod transformer {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "transformer-plugin",
+        additional_derives: [PartialEq],
         with: {
             "photosync:plugin/types": super::matcher::photosync::plugin::types,
             "photosync:plugin/log": super::matcher::photosync::plugin::log,
@@ -28,6 +30,7 @@ pub mod deduper {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "deduper-plugin",
+        additional_derives: [PartialEq],
         with: {
             "photosync:plugin/types": super::matcher::photosync::plugin::types,
             "photosync:plugin/log": super::matcher::photosync::plugin::log,

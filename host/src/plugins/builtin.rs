@@ -22,7 +22,10 @@ pub static BUILTINS: [Builtin; 3] = [
     Builtin {
         name: "transform-jpeg",
         role: super::Role::Transformer,
-        wasm: include_bytes!(concat!(env!("PHOTOSYNC_PLUGIN_DIR"), "/transform_jpeg.wasm")),
+        wasm: include_bytes!(concat!(
+            env!("PHOTOSYNC_PLUGIN_DIR"),
+            "/transform_jpeg.wasm"
+        )),
     },
     Builtin {
         name: "dedup-md5",
@@ -43,5 +46,8 @@ pub fn names() -> Vec<&'static str> {
 
 /// The builtin that serves `role` by default.
 pub fn default_for(role: super::Role) -> &'static Builtin {
-    BUILTINS.iter().find(|b| b.role == role).unwrap_or(&BUILTINS[0])
+    BUILTINS
+        .iter()
+        .find(|b| b.role == role)
+        .unwrap_or(&BUILTINS[0])
 }

@@ -8,8 +8,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 /// `$XDG_CACHE_HOME/photosync` or `~/.cache/photosync`.
 pub fn default_dir() -> Option<PathBuf> {
@@ -30,7 +30,10 @@ impl CodeCache {
     pub fn new(dir: PathBuf, engine: &Engine) -> Self {
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        Self { dir, engine_key: format!("{:016x}", h.finish()) }
+        Self {
+            dir,
+            engine_key: format!("{:016x}", h.finish()),
+        }
     }
 
     /// The compiled component for `wasm`, from the cache or freshly compiled (and then stored).
@@ -43,7 +46,9 @@ impl CodeCache {
             // compatibility hash (it is in the name) into a directory only photosync writes to.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(e) => tracing::warn!(path = %path.display(), "Ignoring an unusable compiled-plugin cache entry: {e}."),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "Ignoring an unusable compiled-plugin cache entry: {e}.")
+                }
             }
         }
         let component = Component::new(engine, wasm)?;

@@ -1,7 +1,7 @@
 //! Calls into deduper plugins, and the checks their decisions must pass.
 
-use super::bindings::deduper::exports::photosync::plugin::deduper as wit;
 use super::bindings::deduper::DeduperPluginPre;
+use super::bindings::deduper::exports::photosync::plugin::deduper as wit;
 use super::runtime::{Loaded, Runtime};
 use super::{PluginError, PluginSpec, Role, Setting};
 
@@ -19,7 +19,9 @@ pub struct Deduper {
 
 impl std::fmt::Debug for Deduper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deduper").field("plugin", &self.loaded.name).finish_non_exhaustive()
+        f.debug_struct("Deduper")
+            .field("plugin", &self.loaded.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -27,9 +29,15 @@ impl Deduper {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
         let loaded = spec.load(runtime, Role::Deduper)?;
-        let pre = DeduperPluginPre::new(loaded.pre.clone())
-            .map_err(|e| PluginError::Invalid { plugin: spec.name.clone(), reason: format!("{e:#}") })?;
-        Ok(Self { loaded, pre, settings: spec.settings_list() })
+        let pre = DeduperPluginPre::new(loaded.pre.clone()).map_err(|e| PluginError::Invalid {
+            plugin: spec.name.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        Ok(Self {
+            loaded,
+            pre,
+            settings: spec.settings_list(),
+        })
     }
 
     /// The plugin's name.
@@ -41,7 +49,9 @@ impl Deduper {
     pub fn digest(&self, data: &[u8]) -> Result<String, PluginError> {
         let digest = self.loaded.call(|store| {
             let plugin = self.pre.instantiate(&mut *store)?;
-            plugin.photosync_plugin_deduper().call_digest(&mut *store, data)
+            plugin
+                .photosync_plugin_deduper()
+                .call_digest(&mut *store, data)
         })?;
         self.check_digest(&digest)?;
         Ok(digest)
@@ -51,7 +61,9 @@ impl Deduper {
     pub fn decide(&self, input: &DedupInput) -> Result<Decision, PluginError> {
         let answer = self.loaded.call(|store| {
             let plugin = self.pre.instantiate(&mut *store)?;
-            plugin.photosync_plugin_deduper().call_decide(&mut *store, &self.settings, input)
+            plugin
+                .photosync_plugin_deduper()
+                .call_decide(&mut *store, &self.settings, input)
         })?;
         let decision = answer.map_err(|e| super::matcher::reported(&self.loaded.name, e))?;
         match &decision {
@@ -71,7 +83,9 @@ impl Deduper {
     }
 
     fn check_digest(&self, digest: &str) -> Result<(), PluginError> {
-        let hex = digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let hex = digest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if digest.is_empty() || digest.len() > MAX_DIGEST || !hex {
             return Err(self.malformed(format!(
                 "{:?} is not a lower-case hex digest of at most {MAX_DIGEST} characters",
@@ -82,6 +96,9 @@ impl Deduper {
     }
 
     fn malformed(&self, reason: String) -> PluginError {
-        PluginError::MalformedResult { plugin: self.loaded.name.to_string(), reason }
+        PluginError::MalformedResult {
+            plugin: self.loaded.name.to_string(),
+            reason,
+        }
     }
 }

@@ -18,7 +18,11 @@ pub enum PluginError {
     Invalid { plugin: String, reason: String },
     /// The component implements another role, or none.
     #[error("plugin {plugin} does not implement the {expected} role (it exports: {found})")]
-    WrongRole { plugin: String, expected: &'static str, found: String },
+    WrongRole {
+        plugin: String,
+        expected: &'static str,
+        found: String,
+    },
     /// The component imports something photosync does not give plugins.
     #[error(
         "plugin {plugin} needs {import}, which photosync does not grant to plugins \
@@ -37,7 +41,11 @@ pub enum PluginError {
         "plugin {plugin} was stopped when it asked for {asked_mib} MiB of memory, over its cap of \
          {cap_mib} MiB; raise memory-mib for it only if the input is legitimately that large"
     )]
-    MemoryExceeded { plugin: String, asked_mib: u64, cap_mib: u64 },
+    MemoryExceeded {
+        plugin: String,
+        asked_mib: u64,
+        cap_mib: u64,
+    },
     /// The guest trapped: a panic, an abort or a fault in the plugin.
     #[error("plugin {plugin} crashed: {reason}")]
     Crashed { plugin: String, reason: String },

@@ -1,8 +1,8 @@
 //! What a component is: which plugin role it implements, against which WIT version, and what it
 //! imports, checked against what photosync grants plugins.
 
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 /// The WIT package plugins are written against.
 pub const WIT_PACKAGE: &str = "photosync:plugin";
@@ -86,17 +86,29 @@ impl Report {
 /// Reads a compiled component's imports and exports.
 pub fn inspect(engine: &Engine, component: &Component) -> Report {
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_owned()).collect();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_owned()).collect();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
     let roles = exports
         .iter()
         .filter_map(|name| {
             let (interface, version) = split_version(name);
-            let role = Role::ALL.into_iter().find(|r| interface == format!("{WIT_PACKAGE}/{}", r.name()))?;
+            let role = Role::ALL
+                .into_iter()
+                .find(|r| interface == format!("{WIT_PACKAGE}/{}", r.name()))?;
             Some((role, version.unwrap_or("unversioned").to_owned()))
         })
         .collect();
-    Report { roles, imports, exports }
+    Report {
+        roles,
+        imports,
+        exports,
+    }
 }
 
 fn is_granted(import: &str) -> bool {

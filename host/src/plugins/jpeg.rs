@@ -55,21 +55,36 @@ pub fn inspect(data: &[u8]) -> Result<JpegInfo, String> {
         }
         pos = next;
     }
-    let (baseline, width, height, components) = frame.ok_or("it has no frame header before its first scan")?;
-    Ok(JpegInfo { width, height, components, baseline, app_markers, has_comment })
+    let (baseline, width, height, components) =
+        frame.ok_or("it has no frame header before its first scan")?;
+    Ok(JpegInfo {
+        width,
+        height,
+        components,
+        baseline,
+        app_markers,
+        has_comment,
+    })
 }
 
 /// The marker at `pos`, its body and the position after it.
 fn segment(data: &[u8], pos: usize) -> Result<(u8, &[u8], usize), String> {
     let head = data.get(pos..pos + 4).ok_or("its headers are truncated")?;
     if head[0] != 0xFF {
-        return Err(format!("byte {pos} should start a marker but is {:#04x}", head[0]));
+        return Err(format!(
+            "byte {pos} should start a marker but is {:#04x}",
+            head[0]
+        ));
     }
     let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
     if len < 2 {
-        return Err(format!("the segment at byte {pos} has an impossible length"));
+        return Err(format!(
+            "the segment at byte {pos} has an impossible length"
+        ));
     }
-    let body = data.get(pos + 4..pos + 2 + len).ok_or("a header segment runs past the end")?;
+    let body = data
+        .get(pos + 4..pos + 2 + len)
+        .ok_or("a header segment runs past the end")?;
     Ok((head[1], body, pos + 2 + len))
 }
 
@@ -91,7 +106,10 @@ mod tests {
         jpeg.extend([0xFF, 0xC2, 0x00, 0x0B, 8, 0, 48, 0, 64, 1, 1, 0x11, 0]); // SOF2 64x48
         jpeg.extend([0xFF, 0xDA, 0x00, 0x02, 0xFF, 0xD9]);
         let info = inspect(&jpeg).expect("valid markers");
-        assert_eq!((info.width, info.height, info.components, info.baseline), (64, 48, 1, false));
+        assert_eq!(
+            (info.width, info.height, info.components, info.baseline),
+            (64, 48, 1, false)
+        );
         assert!(info.has_metadata());
     }
 }

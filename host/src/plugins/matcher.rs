@@ -1,7 +1,7 @@
 //! Calls into matcher plugins, and the checks their answers must pass.
 
-use super::bindings::matcher::exports::photosync::plugin::matcher as wit;
 use super::bindings::matcher::MatcherPluginPre;
+use super::bindings::matcher::exports::photosync::plugin::matcher as wit;
 use super::runtime::{Loaded, Runtime};
 use super::{Attribute, PluginError, PluginSpec, Role, Setting};
 
@@ -21,7 +21,9 @@ pub struct Matcher {
 
 impl std::fmt::Debug for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Matcher").field("plugin", &self.loaded.name).finish_non_exhaustive()
+        f.debug_struct("Matcher")
+            .field("plugin", &self.loaded.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -29,9 +31,15 @@ impl Matcher {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
         let loaded = spec.load(runtime, Role::Matcher)?;
-        let pre = MatcherPluginPre::new(loaded.pre.clone())
-            .map_err(|e| PluginError::Invalid { plugin: spec.name.clone(), reason: format!("{e:#}") })?;
-        Ok(Self { loaded, pre, settings: spec.settings_list() })
+        let pre = MatcherPluginPre::new(loaded.pre.clone()).map_err(|e| PluginError::Invalid {
+            plugin: spec.name.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        Ok(Self {
+            loaded,
+            pre,
+            settings: spec.settings_list(),
+        })
     }
 
     /// The plugin's name.
@@ -43,7 +51,9 @@ impl Matcher {
     pub fn match_photo(&self, photo: &PhotoInfo) -> Result<MatchOutcome, PluginError> {
         let answer = self.loaded.call(|store| {
             let plugin = self.pre.instantiate(&mut *store)?;
-            plugin.photosync_plugin_matcher().call_match_photo(&mut *store, &self.settings, photo)
+            plugin
+                .photosync_plugin_matcher()
+                .call_match_photo(&mut *store, &self.settings, photo)
         })?;
         let outcome = answer.map_err(|e| self.reported(e))?;
         if let MatchOutcome::Criteria(criteria) = &outcome {
@@ -56,30 +66,45 @@ impl Matcher {
     pub fn photo_names(&self, entry: &[Attribute]) -> Result<Vec<String>, PluginError> {
         let answer = self.loaded.call(|store| {
             let plugin = self.pre.instantiate(&mut *store)?;
-            plugin.photosync_plugin_matcher().call_photo_names(&mut *store, &self.settings, entry)
+            plugin
+                .photosync_plugin_matcher()
+                .call_photo_names(&mut *store, &self.settings, entry)
         })?;
         let names = answer.map_err(|e| self.reported(e))?;
         if names.len() > MAX_NAMES {
-            return Err(self.malformed(format!("it returned {} photo names, more than {MAX_NAMES}", names.len())));
+            return Err(self.malformed(format!(
+                "it returned {} photo names, more than {MAX_NAMES}",
+                names.len()
+            )));
         }
         Ok(names)
     }
 
     fn check_criteria(&self, criteria: &[Criterion]) -> Result<(), PluginError> {
         if criteria.is_empty() {
-            return Err(self.malformed("it returned an empty list of criteria (use no-criteria instead)".into()));
+            return Err(self.malformed(
+                "it returned an empty list of criteria (use no-criteria instead)".into(),
+            ));
         }
         if criteria.len() > MAX_CRITERIA {
-            return Err(self.malformed(format!("it returned {} criteria, more than {MAX_CRITERIA}", criteria.len())));
+            return Err(self.malformed(format!(
+                "it returned {} criteria, more than {MAX_CRITERIA}",
+                criteria.len()
+            )));
         }
         match criteria.iter().find(|c| !is_attribute_name(&c.attribute)) {
-            Some(bad) => Err(self.malformed(format!("{:?} is not an LDAP attribute name", bad.attribute))),
+            Some(bad) => {
+                Err(self.malformed(format!("{:?} is not an LDAP attribute name", bad.attribute)))
+            }
             None => Ok(()),
         }
     }
 
     fn malformed(&self, reason: String) -> PluginError {
-        PluginError::MalformedResult { plugin: self.loaded.name.to_string(), reason }
+        PluginError::MalformedResult {
+            plugin: self.loaded.name.to_string(),
+            reason,
+        }
     }
 
     fn reported(&self, e: super::bindings::types::PluginError) -> PluginError {
@@ -94,7 +119,10 @@ pub(crate) fn reported(plugin: &str, e: super::bindings::types::PluginError) -> 
         Wit::InvalidSetting(r) => format!("invalid setting: {}", super::state::clip(&r, 500)),
         Wit::Internal(r) => super::state::clip(&r, 500),
     };
-    PluginError::Reported { plugin: plugin.to_owned(), reason }
+    PluginError::Reported {
+        plugin: plugin.to_owned(),
+        reason,
+    }
 }
 
 /// An LDAP attribute description: a name (letter, then letters, digits, hyphens) or a numeric
@@ -104,8 +132,15 @@ pub fn is_attribute_name(text: &str) -> bool {
     let descr = base.starts_with(|c: char| c.is_ascii_alphabetic())
         && base.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     let oid = !base.is_empty()
-        && base.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-    (descr || oid) && base.len() <= 128 && text.split(';').skip(1).all(|o| !o.is_empty() && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && base
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    (descr || oid)
+        && base.len() <= 128
+        && text
+            .split(';')
+            .skip(1)
+            .all(|o| !o.is_empty() && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 #[cfg(test)]

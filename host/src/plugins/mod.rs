@@ -25,7 +25,9 @@ pub use error::PluginError;
 pub use inspect::Role;
 pub use matcher::{Criterion, MatchOutcome, Matcher, PhotoInfo};
 pub use runtime::{Runtime, RuntimeOptions};
-pub use transformer::{describe as transformer_describe, Fit, Profile, Rejection, Rendition, Transformer};
+pub use transformer::{
+    Fit, Profile, Rejection, Rendition, Transformer, describe as transformer_describe,
+};
 
 /// The resources one call of a plugin may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +52,15 @@ impl Source {
     pub fn read(&self, plugin: &str) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
         match self {
             Source::Builtin(b) => Ok(std::borrow::Cow::Borrowed(b.wasm)),
-            Source::File(path) => std::fs::read(path).map(std::borrow::Cow::Owned).map_err(|source| {
-                PluginError::Read { plugin: plugin.to_owned(), path: path.clone(), source }
-            }),
+            Source::File(path) => {
+                std::fs::read(path)
+                    .map(std::borrow::Cow::Owned)
+                    .map_err(|source| PluginError::Read {
+                        plugin: plugin.to_owned(),
+                        path: path.clone(),
+                        source,
+                    })
+            }
         }
     }
 }
@@ -82,11 +90,22 @@ pub struct PluginSpec {
 impl PluginSpec {
     /// A spec for a file or builtin with default limits and no settings.
     pub fn new(name: &str, source: Source, limits: Limits) -> Self {
-        Self { name: name.to_owned(), source, limits, settings: BTreeMap::new() }
+        Self {
+            name: name.to_owned(),
+            source,
+            limits,
+            settings: BTreeMap::new(),
+        }
     }
 
     fn settings_list(&self) -> Vec<Setting> {
-        self.settings.iter().map(|(key, value)| Setting { key: key.clone(), value: value.clone() }).collect()
+        self.settings
+            .iter()
+            .map(|(key, value)| Setting {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect()
     }
 
     fn load(&self, runtime: &Runtime, role: Role) -> Result<runtime::Loaded, PluginError> {
@@ -100,7 +119,10 @@ impl PluginSpec {
 pub fn parse_source(text: &str) -> Result<Source, String> {
     match text.strip_prefix("builtin:") {
         Some(name) => builtin::find(name).map(Source::Builtin).ok_or_else(|| {
-            format!("there is no builtin plugin {name:?}; the builtins are {}", builtin::names().join(", "))
+            format!(
+                "there is no builtin plugin {name:?}; the builtins are {}",
+                builtin::names().join(", ")
+            )
         }),
         None => Ok(Source::File(Path::new(text).to_path_buf())),
     }

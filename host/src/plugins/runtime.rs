@@ -1,8 +1,8 @@
 //! The wasmtime engine all plugins share: pooling allocator, copy-on-write memory images and
 //! epoch interruption, plus the one linker that grants plugins their few imports.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use super::cache::CodeCache;
 use super::error::PluginError;
 use super::inspect::{self, Role};
 use super::state::{MemoryCapExceeded, PluginState};
-use super::{bindings, Limits};
+use super::{Limits, bindings};
 
 /// How often the epoch advances; CPU deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(2);
@@ -31,7 +31,11 @@ pub struct RuntimeOptions {
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { max_memory_mib: 1024, slots: 64, cache_dir: super::cache::default_dir() }
+        Self {
+            max_memory_mib: 1024,
+            slots: 64,
+            cache_dir: super::cache::default_dir(),
+        }
     }
 }
 
@@ -43,7 +47,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("options", &self.inner.options).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -95,12 +101,29 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        bindings::log::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)?;
-        bindings::types::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)?;
+        bindings::log::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
+            &mut linker,
+            |s| s,
+        )?;
+        bindings::types::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
+            &mut linker,
+            |s| s,
+        )?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), stop_ticker.clone());
-        let cache = options.cache_dir.as_ref().map(|dir| CodeCache::new(dir.clone(), &engine));
-        Ok(Self { inner: Arc::new(Inner { engine, linker, cache, options, stop_ticker }) })
+        let cache = options
+            .cache_dir
+            .as_ref()
+            .map(|dir| CodeCache::new(dir.clone(), &engine));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                options,
+                stop_ticker,
+            }),
+        })
     }
 
     /// The engine, for inspecting components.
@@ -110,17 +133,31 @@ impl Runtime {
 
     /// Compiles (or loads from the code cache) `wasm`, checks that it implements `role` and
     /// imports only what plugins are granted, and pre-instantiates it.
-    pub(crate) fn load(&self, name: &str, wasm: &[u8], role: Role, limits: Limits) -> Result<Loaded, PluginError> {
+    pub(crate) fn load(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        role: Role,
+        limits: Limits,
+    ) -> Result<Loaded, PluginError> {
         let max = self.inner.options.max_memory_mib;
         if limits.memory_mib > max {
             return Err(PluginError::Invalid {
                 plugin: name.to_owned(),
-                reason: format!("its memory-mib of {} is above the runtime's maximum of {max}", limits.memory_mib),
+                reason: format!(
+                    "its memory-mib of {} is above the runtime's maximum of {max}",
+                    limits.memory_mib
+                ),
             });
         }
         let component = self.compile(name, wasm)?;
         let report = inspect::inspect(&self.inner.engine, &component);
-        report.check_grants().map_err(|import| PluginError::ForbiddenImport { plugin: name.to_owned(), import })?;
+        report
+            .check_grants()
+            .map_err(|import| PluginError::ForbiddenImport {
+                plugin: name.to_owned(),
+                import,
+            })?;
         if !report.roles.iter().any(|(r, _)| *r == role) {
             return Err(PluginError::WrongRole {
                 plugin: name.to_owned(),
@@ -128,34 +165,51 @@ impl Runtime {
                 found: report.exports.join(", "),
             });
         }
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::Invalid { plugin: name.to_owned(), reason: format!("{e:#}") })?;
-        Ok(Loaded { name: name.into(), pre, limits, runtime: self.clone() })
+        let pre =
+            self.inner
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| PluginError::Invalid {
+                    plugin: name.to_owned(),
+                    reason: format!("{e:#}"),
+                })?;
+        Ok(Loaded {
+            name: name.into(),
+            pre,
+            limits,
+            runtime: self.clone(),
+        })
     }
 
     /// Compiles a component, through the code cache when there is one.
     pub(crate) fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, PluginError> {
-        let invalid = |e: wasmtime::Error| PluginError::Invalid { plugin: name.to_owned(), reason: format!("{e:#}") };
+        let invalid = |e: wasmtime::Error| PluginError::Invalid {
+            plugin: name.to_owned(),
+            reason: format!("{e:#}"),
+        };
         match &self.inner.cache {
-            Some(cache) => cache.load_or_compile(&self.inner.engine, wasm).map_err(invalid),
+            Some(cache) => cache
+                .load_or_compile(&self.inner.engine, wasm)
+                .map_err(invalid),
             None => Component::new(&self.inner.engine, wasm).map_err(invalid),
         }
     }
 }
 
 fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
-    let spawned = thread::Builder::new().name("photosync-epoch".into()).spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            thread::sleep(EPOCH_TICK);
-            engine.increment_epoch();
-        }
-    });
+    let spawned = thread::Builder::new()
+        .name("photosync-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
     if let Err(e) = spawned {
         // Without the ticker deadlines never fire; say so loudly rather than run unbounded.
-        tracing::error!("Cannot start the plugin deadline thread: {e}. Plugin CPU deadlines will not be enforced.");
+        tracing::error!(
+            "Cannot start the plugin deadline thread: {e}. Plugin CPU deadlines will not be enforced."
+        );
     }
 }
 
@@ -167,9 +221,17 @@ impl Loaded {
         f: impl FnOnce(&mut Store<PluginState>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
         let cap = usize::try_from(self.limits.memory_mib << 20).unwrap_or(usize::MAX);
-        let mut store = Store::new(&self.runtime.inner.engine, PluginState::new(self.name.clone(), cap));
+        let mut store = Store::new(
+            &self.runtime.inner.engine,
+            PluginState::new(self.name.clone(), cap),
+        );
         store.limiter(|state| state);
-        let ticks = self.limits.deadline_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1) + 1;
+        let ticks = self
+            .limits
+            .deadline_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            .max(1)
+            + 1;
         store.set_epoch_deadline(ticks);
         f(&mut store).map_err(|e| self.classify(e, &store))
     }
@@ -185,10 +247,16 @@ impl Loaded {
         }
         if let Some(busy) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
             tracing::debug!("{busy}");
-            return PluginError::Busy { plugin, slots: self.runtime.inner.options.slots };
+            return PluginError::Busy {
+                plugin,
+                slots: self.runtime.inner.options.slots,
+            };
         }
         match error.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => PluginError::Timeout { plugin, deadline_ms: self.limits.deadline_ms },
+            Some(wasmtime::Trap::Interrupt) => PluginError::Timeout {
+                plugin,
+                deadline_ms: self.limits.deadline_ms,
+            },
             Some(trap) => {
                 let reason = match store.data().last_stderr_line() {
                     Some(line) => format!("{trap} ({line})"),
@@ -196,7 +264,10 @@ impl Loaded {
                 };
                 PluginError::Crashed { plugin, reason }
             }
-            None => PluginError::Crashed { plugin, reason: super::state::clip(&format!("{error:#}"), 500) },
+            None => PluginError::Crashed {
+                plugin,
+                reason: super::state::clip(&format!("{error:#}"), 500),
+            },
         }
     }
 }

@@ -1,8 +1,8 @@
 //! What a plugin's store holds during one call: an empty WASI context, the memory cap and the
 //! plugin's log budget. Nothing in it outlives the call.
 
-use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -29,7 +29,9 @@ pub(crate) struct MemoryCapExceeded {
 pub(crate) struct PluginState {
     /// Name of the plugin, for log lines.
     plugin: std::sync::Arc<str>,
-    wasi: WasiCtx,
+    /// Built on the plugin's first WASI call: most calls make none, and building one costs
+    /// entropy and allocations.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     /// The plugin's stderr, kept so that a panic message can be reported.
     stderr: MemoryOutputPipe,
@@ -40,35 +42,79 @@ pub(crate) struct PluginState {
 impl PluginState {
     pub fn new(plugin: std::sync::Arc<str>, memory_cap: usize) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
-        // The default context has no environment, arguments, preopened directories or network
-        // addresses; stdin is closed and stdout is discarded.
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).allow_ip_name_lookup(false).build();
-        Self { plugin, wasi, table: ResourceTable::new(), stderr, memory_cap, log_left: LOG_LINES_PER_CALL }
+        Self {
+            plugin,
+            wasi: None,
+            table: ResourceTable::new(),
+            stderr,
+            memory_cap,
+            log_left: LOG_LINES_PER_CALL,
+        }
     }
 
-    /// The last line the plugin wrote to stderr (a Rust panic message, typically).
+    /// What the plugin said on stderr before it died: a Rust panic's location and message, or
+    /// else its last line.
     pub fn last_stderr_line(&self) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        text.lines().rev().find(|l| !l.trim().is_empty()).map(|l| clip(l.trim(), 300))
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("note:"))
+            .collect();
+        let said = match lines.iter().position(|l| l.contains("panicked at")) {
+            Some(i) => {
+                let place = lines[i]
+                    .split_once("panicked at")
+                    .map_or("", |(_, p)| p.trim().trim_end_matches(':'));
+                format!("panicked at {place}: {}", lines.get(i + 1).unwrap_or(&""))
+            }
+            None => (*lines.last()?).to_owned(),
+        };
+        Some(clip(&said, 300))
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let stderr = &self.stderr;
+        // The default context has no environment, arguments, preopened directories or network
+        // addresses; stdin is closed and stdout is discarded.
+        let ctx = self.wasi.get_or_insert_with(|| {
+            WasiCtx::builder()
+                .stderr(stderr.clone())
+                .allow_ip_name_lookup(false)
+                .build()
+        });
+        WasiCtxView {
+            ctx,
+            table: &mut self.table,
+        }
     }
 }
 
 impl ResourceLimiter for PluginState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_cap {
-            return Err(wasmtime::Error::new(MemoryCapExceeded { asked: desired, cap: self.memory_cap }));
+            return Err(wasmtime::Error::new(MemoryCapExceeded {
+                asked: desired,
+                cap: self.memory_cap,
+            }));
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= TABLE_ELEMENTS_MAX)
     }
 }
@@ -81,7 +127,10 @@ impl log::Host for PluginState {
         self.log_left -= 1;
         let plugin = &*self.plugin;
         if self.log_left == 0 {
-            tracing::warn!(plugin, "The plugin logged too much during one call; its further lines are dropped.");
+            tracing::warn!(
+                plugin,
+                "The plugin logged too much during one call; its further lines are dropped."
+            );
             return;
         }
         let message = clip(&message, LOG_LINE_MAX);

@@ -1,9 +1,9 @@
 //! Calls into transformer plugins, and the checks a rendition must pass before it is written.
 
-use super::bindings::transformer::exports::photosync::plugin::transformer as wit;
 use super::bindings::transformer::TransformerPluginPre;
+use super::bindings::transformer::exports::photosync::plugin::transformer as wit;
 use super::runtime::{Loaded, Runtime};
-use super::{jpeg, PluginError, PluginSpec, Role, Setting};
+use super::{PluginError, PluginSpec, Role, Setting, jpeg};
 
 pub use wit::{Fit, Profile, Rejection, Rendition};
 
@@ -16,7 +16,9 @@ pub struct Transformer {
 
 impl std::fmt::Debug for Transformer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transformer").field("plugin", &self.loaded.name).finish_non_exhaustive()
+        f.debug_struct("Transformer")
+            .field("plugin", &self.loaded.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -24,9 +26,16 @@ impl Transformer {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
         let loaded = spec.load(runtime, Role::Transformer)?;
-        let pre = TransformerPluginPre::new(loaded.pre.clone())
-            .map_err(|e| PluginError::Invalid { plugin: spec.name.clone(), reason: format!("{e:#}") })?;
-        Ok(Self { loaded, pre, settings: spec.settings_list() })
+        let pre =
+            TransformerPluginPre::new(loaded.pre.clone()).map_err(|e| PluginError::Invalid {
+                plugin: spec.name.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        Ok(Self {
+            loaded,
+            pre,
+            settings: spec.settings_list(),
+        })
     }
 
     /// The plugin's name.
@@ -36,10 +45,19 @@ impl Transformer {
 
     /// Turns `photo` into a rendition for `profile`. The outer error is the plugin failing; the
     /// inner one is the plugin rejecting the photo.
-    pub fn transform(&self, photo: &[u8], profile: &Profile) -> Result<Result<Rendition, Rejection>, PluginError> {
+    pub fn transform(
+        &self,
+        photo: &[u8],
+        profile: &Profile,
+    ) -> Result<Result<Rendition, Rejection>, PluginError> {
         let answer = self.loaded.call(|store| {
             let plugin = self.pre.instantiate(&mut *store)?;
-            plugin.photosync_plugin_transformer().call_transform(&mut *store, &self.settings, photo, profile)
+            plugin.photosync_plugin_transformer().call_transform(
+                &mut *store,
+                &self.settings,
+                photo,
+                profile,
+            )
         })?;
         match answer {
             Ok(rendition) => {
@@ -51,13 +69,20 @@ impl Transformer {
     }
 
     fn check(&self, r: &Rendition, profile: &Profile) -> Result<(), PluginError> {
-        let malformed = |reason: String| PluginError::MalformedResult { plugin: self.loaded.name.to_string(), reason };
-        let info = jpeg::inspect(&r.jpeg).map_err(|e| malformed(format!("the rendition is not a JPEG: {e}")))?;
+        let malformed = |reason: String| PluginError::MalformedResult {
+            plugin: self.loaded.name.to_string(),
+            reason,
+        };
+        let info = jpeg::inspect(&r.jpeg)
+            .map_err(|e| malformed(format!("the rendition is not a JPEG: {e}")))?;
         if !info.baseline {
             return Err(malformed("the rendition is not a baseline JPEG".into()));
         }
         if info.has_metadata() {
-            return Err(malformed(format!("the rendition carries metadata segments (APP{:?})", info.app_markers)));
+            return Err(malformed(format!(
+                "the rendition carries metadata segments (APP{:?})",
+                info.app_markers
+            )));
         }
         if (info.width, info.height) != (r.width, r.height) {
             return Err(malformed(format!(
@@ -65,7 +90,11 @@ impl Transformer {
                 r.width, r.height, info.width, info.height
             )));
         }
-        if r.width == 0 || r.height == 0 || r.width > profile.max_width || r.height > profile.max_height {
+        if r.width == 0
+            || r.height == 0
+            || r.width > profile.max_width
+            || r.height > profile.max_height
+        {
             return Err(malformed(format!(
                 "the rendition is {}x{}, outside the profile's {}x{}",
                 r.width, r.height, profile.max_width, profile.max_height
@@ -89,7 +118,10 @@ pub fn describe(rejection: &Rejection) -> String {
         Rejection::UnsupportedFormat(r) => format!("unsupported image format: {}", clip(r)),
         Rejection::Corrupt(r) => format!("the image is damaged: {}", clip(r)),
         Rejection::TooLarge(r) => format!("the image is too large: {}", clip(r)),
-        Rejection::CannotFit(r) => format!("the image cannot be made to fit the size limit: {}", clip(r)),
+        Rejection::CannotFit(r) => format!(
+            "the image cannot be made to fit the size limit: {}",
+            clip(r)
+        ),
         Rejection::InvalidSetting(r) => format!("invalid transformer setting: {}", clip(r)),
     }
 }

@@ -11,21 +11,43 @@
 wit_bindgen::generate!({ path: "../../../wit", world: "transformer-plugin" });
 
 use exports::photosync::plugin::transformer::{Guest, Profile, Rejection, Rendition};
-use photosync::plugin::log::{log, Level};
+use photosync::plugin::log::{Level, log};
 use photosync::plugin::types::Setting;
 
 struct Hostile;
 
 impl Guest for Hostile {
-    fn transform(settings: Vec<Setting>, photo: Vec<u8>, _profile: Profile) -> Result<Rendition, Rejection> {
-        let mode = settings.iter().find(|s| s.key == "mode").map_or("", |s| s.value.as_str());
+    fn transform(
+        settings: Vec<Setting>,
+        photo: Vec<u8>,
+        _profile: Profile,
+    ) -> Result<Rendition, Rejection> {
+        let mode = settings
+            .iter()
+            .find(|s| s.key == "mode")
+            .map_or("", |s| s.value.as_str());
         match mode {
             "spin" => spin(photo.len()),
             "bomb" => bomb(),
-            "stack" => Ok(Rendition { jpeg: vec![], width: recurse(photo.len() as u32), height: 0, quality: 0 }),
+            "stack" => Ok(Rendition {
+                jpeg: vec![],
+                width: recurse(photo.len() as u32),
+                height: 0,
+                quality: 0,
+            }),
             "panic" => panic!("hostile plugin panics on purpose"),
-            "garbage" => Ok(Rendition { jpeg: b"this is not a jpeg".to_vec(), width: 96, height: 96, quality: 80 }),
-            "liar" => Ok(Rendition { jpeg: liar_jpeg(), width: 96, height: 96, quality: 80 }),
+            "garbage" => Ok(Rendition {
+                jpeg: b"this is not a jpeg".to_vec(),
+                width: 96,
+                height: 96,
+                quality: 80,
+            }),
+            "liar" => Ok(Rendition {
+                jpeg: liar_jpeg(),
+                width: 96,
+                height: 96,
+                quality: 80,
+            }),
             "flood" => {
                 for i in 0..10_000 {
                     log(Level::Info, &format!("flood line {i}"));
@@ -65,7 +87,9 @@ fn recurse(n: u32) -> u32 {
 /// SOI, a baseline frame header saying 4000x3000, a scan header, EOI.
 fn liar_jpeg() -> Vec<u8> {
     let mut j = vec![0xFF, 0xD8];
-    j.extend([0xFF, 0xC0, 0x00, 0x0B, 8, 0x0B, 0xB8, 0x0F, 0xA0, 1, 1, 0x11, 0]);
+    j.extend([
+        0xFF, 0xC0, 0x00, 0x0B, 8, 0x0B, 0xB8, 0x0F, 0xA0, 1, 1, 0x11, 0,
+    ]);
     j.extend([0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0, 0xFF, 0xD9]);
     j
 }

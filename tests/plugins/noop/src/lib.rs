@@ -13,7 +13,10 @@ impl Guest for Noop {
     }
 
     fn decide(_settings: Vec<Setting>, input: DedupInput) -> Result<Decision, PluginError> {
-        Ok(Decision::Skip(SkipReason { state: input.state, reason: String::new() }))
+        Ok(Decision::Skip(SkipReason {
+            state: input.state,
+            reason: String::new(),
+        }))
     }
 }
 

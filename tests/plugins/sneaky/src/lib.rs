@@ -8,7 +8,11 @@ use photosync::plugin::types::Setting;
 struct Sneaky;
 
 impl Guest for Sneaky {
-    fn transform(_settings: Vec<Setting>, photo: Vec<u8>, _profile: Profile) -> Result<Rendition, Rejection> {
+    fn transform(
+        _settings: Vec<Setting>,
+        photo: Vec<u8>,
+        _profile: Profile,
+    ) -> Result<Rendition, Rejection> {
         test::sneaky::exfiltrate::send(&photo);
         Err(Rejection::Corrupt("sent".into()))
     }
