@@ -4,7 +4,8 @@
 //! - transform of 4 MP and 12 MP JPEGs to a 96x96 thumbnail, one at a time and with all cores
 //!   busy, beside `vipsthumbnail -s 96x96 -m centre` on the same files when it is installed.
 //!
-//! Run with `cargo bench -p photosync-tests --bench plugins`. `BENCH_QUICK=1` shortens it.
+//! Run with `cargo bench -p photosync-tests --bench plugins`. `BENCH_QUICK=1` shortens it;
+//! `BENCH_ONLY=noop` measures only the call overhead.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,6 +23,9 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("photosync plugin benchmarks ({cores} cores)");
     noop_call(&rt, if quick { 2_000 } else { 50_000 });
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "noop") {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     for (label, w, h) in [("4 MP", 2448u32, 1632u32), ("12 MP", 4032, 3024)] {
         let files: Vec<_> = (0..4u32)
