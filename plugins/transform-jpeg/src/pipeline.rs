@@ -1,0 +1,138 @@
+//! The transform from photo bytes to a rendition: validate, sniff, decode, plan, resize,
+//! encode within the byte budget, shrinking the rendition when even the lowest quality is too
+//! big. Plain Rust, so it runs in native tests; `lib.rs` only adapts the WIT types.
+
+use crate::decode::{self, Decoded, Request};
+use crate::encode::{self, Budget, Search};
+use crate::error::Rejection;
+use crate::geometry::{self, Fit, Size};
+use crate::pixels::RgbImage;
+use crate::profile::Profile;
+use crate::resize;
+use crate::settings::Settings;
+use crate::sniff;
+
+/// Each shrink step multiplies both sides by this.
+const SHRINK_FACTOR: f64 = 0.85;
+
+/// A finished rendition (see `rendition` in the WIT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendition {
+    /// Baseline JPEG, no metadata, upright.
+    pub jpeg: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub quality: u8,
+}
+
+/// A rendition and a one-line description of how it was made, for the debug log.
+#[derive(Debug, Clone)]
+pub struct Transformed {
+    pub rendition: Rendition,
+    pub note: String,
+}
+
+/// Turns `photo` into a rendition for `profile`; `settings` are the plugin's key/value pairs.
+pub fn transform<'a>(
+    settings: impl IntoIterator<Item = (&'a str, &'a str)>,
+    photo: &[u8],
+    profile: &Profile,
+) -> Result<Transformed, Rejection> {
+    let settings = Settings::parse(settings)?;
+    let (bound, budget) = profile.validate()?;
+    let format = sniff::sniff(photo)?;
+    let request = Request {
+        bound,
+        fit: profile.fit,
+        max_pixels: settings.max_pixels,
+        background: settings.background,
+    };
+    let decoded = decode::decode(format, photo, &request)?;
+    let (rendition, sizes_tried) = fit_budget(&decoded, bound, profile.fit, &settings, &budget)?;
+    let note = format!(
+        "Decoded a {} of {}x{} at scale {}/8 to {}x{} ({:?}), rendered {}x{} at quality {} in {} \
+         bytes after {sizes_tried} size(s); resizer uses {:?}.",
+        format.name(),
+        decoded.full.width,
+        decoded.full.height,
+        (decoded.scale * 8.0).round(),
+        decoded.image.width,
+        decoded.image.height,
+        decoded.orientation,
+        rendition.width,
+        rendition.height,
+        rendition.quality,
+        rendition.jpeg.len(),
+        resize::cpu_extensions(),
+    );
+    Ok(Transformed { rendition, note })
+}
+
+/// Renders at the profile's size and searches the quality; when even `min_quality` exceeds
+/// `max_bytes`, shrinks step by step (at `min_quality`) down to `min-size`.
+/// Returns the rendition and how many sizes were tried.
+fn fit_budget(
+    decoded: &Decoded,
+    bound: Size,
+    fit: Fit,
+    settings: &Settings,
+    budget: &Budget,
+) -> Result<(Rendition, usize), Rejection> {
+    let render = |bound: Size| {
+        let plan = geometry::plan(decoded.full, bound, fit);
+        resize::render(
+            &decoded.image,
+            decoded.scale,
+            &plan,
+            settings.filter,
+            settings.background,
+        )
+    };
+    let encode = |image: &RgbImage, quality| encode::encode(image, quality, settings.subsampling);
+    let image = render(bound)?;
+    let mut tried = match encode::search(budget, |q| encode(&image, q))? {
+        Search::Fits { jpeg, quality } => return Ok((rendition(jpeg, &image, quality), 1)),
+        Search::TooBig { smallest } => vec![(Size::new(image.width, image.height), smallest)],
+    };
+    let mut current = Size::new(image.width, image.height);
+    while let Some(next) = geometry::shrink(current, SHRINK_FACTOR, settings.min_size) {
+        let image = render(next)?;
+        let jpeg = encode(&image, budget.min_quality)?;
+        current = Size::new(image.width, image.height);
+        if jpeg.len() <= budget.max_bytes {
+            return Ok((rendition(jpeg, &image, budget.min_quality), tried.len() + 1));
+        }
+        tried.push((current, jpeg.len()));
+    }
+    Err(cannot_fit(&tried, budget, settings.min_size))
+}
+
+fn rendition(jpeg: Vec<u8>, image: &RgbImage, quality: u8) -> Rendition {
+    Rendition {
+        jpeg,
+        width: image.width,
+        height: image.height,
+        quality,
+    }
+}
+
+/// Names the first and last sizes tried and what they came to.
+fn cannot_fit(tried: &[(Size, usize)], budget: &Budget, min_size: u32) -> Rejection {
+    let describe = |(size, bytes): &(Size, usize)| {
+        format!("{}x{} came to {bytes} bytes", size.width, size.height)
+    };
+    let first = tried.first().map(describe).unwrap_or_default();
+    let sizes = match tried.last() {
+        Some(last) if tried.len() > 1 => format!(
+            "{first}, and the smallest of {} sizes tried, {}",
+            tried.len(),
+            describe(last)
+        ),
+        _ => first,
+    };
+    Rejection::CannotFit(format!(
+        "no encoding fits max-bytes {}: at quality {}, {sizes}; no side may go below \
+         {min_size} px (setting min-size)",
+        budget.max_bytes, budget.min_quality
+    ))
+}
