@@ -11,8 +11,18 @@ fn photosync() -> Command {
 /// A tiny PNG made by hand, so this test needs no image library.
 fn sample_png(dir: &std::path::Path) -> std::path::PathBuf {
     // A 2x2 RGBA PNG, stored uncompressed (zlib stored block), with correct CRCs.
-    let raw: [u8; 18] = [0, 255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 0, 255, 255, 255, 255, 255, 255];
-    let mut zlib = vec![0x78, 0x01, 0x01, raw.len() as u8, 0, !(raw.len() as u8), 0xFF];
+    let raw: [u8; 18] = [
+        0, 255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 0, 255, 255, 255, 255, 255, 255,
+    ];
+    let mut zlib = vec![
+        0x78,
+        0x01,
+        0x01,
+        raw.len() as u8,
+        0,
+        !(raw.len() as u8),
+        0xFF,
+    ];
     zlib.extend(raw);
     let adler = adler32(&raw);
     zlib.extend(adler.to_be_bytes());
@@ -33,7 +43,11 @@ fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     for &b in &c[4..] {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     c.extend((!crc).to_be_bytes());
@@ -54,8 +68,19 @@ fn transform_writes_a_thumbnail() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = sample_png(dir.path());
     let output = dir.path().join("out.jpg");
-    let out = photosync().arg("transform").arg(&input).arg("-o").arg(&output).env("XDG_CACHE_HOME", dir.path()).output().expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = photosync()
+        .arg("transform")
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .env("XDG_CACHE_HOME", dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("96x96 JPEG"), "{stdout}");
     let jpeg = std::fs::read(&output).expect("output written");
@@ -78,23 +103,45 @@ fn transform_of_a_text_file_is_refused_with_a_reason() {
         .expect("runs");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("was rejected") && stderr.contains("unsupported image format"), "{stderr}");
+    assert!(
+        stderr.contains("was rejected") && stderr.contains("unsupported image format"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("out.jpg").exists(), "nothing written");
 }
 
 #[test]
 fn inspect_describes_a_builtin_and_refuses_a_non_component() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = photosync().args(["plugin", "inspect", "builtin:dedup-md5"]).env("XDG_CACHE_HOME", dir.path()).output().expect("runs");
+    let out = photosync()
+        .args(["plugin", "inspect", "builtin:dedup-md5"])
+        .env("XDG_CACHE_HOME", dir.path())
+        .output()
+        .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("role: deduper (photosync:plugin/deduper@0.1.0)"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("role: deduper (photosync:plugin/deduper@0.1.0)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("verdict: usable"), "{stdout}");
 
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, "(module)").expect("write");
-    let out = photosync().args(["plugin", "inspect"]).arg(&bogus).env("XDG_CACHE_HOME", dir.path()).output().expect("runs");
+    let out = photosync()
+        .args(["plugin", "inspect"])
+        .arg(&bogus)
+        .env("XDG_CACHE_HOME", dir.path())
+        .output()
+        .expect("runs");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bogus.wasm is not a usable WebAssembly component"), "{stderr}");
+    assert!(
+        stderr.contains("bogus.wasm is not a usable WebAssembly component"),
+        "{stderr}"
+    );
 }

@@ -177,7 +177,10 @@ fn file_names_without_extension_or_starting_with_a_dot() {
         criteria(&id, ".12345.jpg"),
         pairs(&[("employeeID", ".12345")])
     );
-    assert_eq!(criteria(&id, "uploads/12345.jpg"), pairs(&[("employeeID", "12345")]));
+    assert_eq!(
+        criteria(&id, "uploads/12345.jpg"),
+        pairs(&[("employeeID", "12345")])
+    );
     no_criteria(&id, "photos/");
 }
 
