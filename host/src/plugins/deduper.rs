@@ -28,11 +28,7 @@ impl std::fmt::Debug for Deduper {
 impl Deduper {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
-        let loaded = spec.load(runtime, Role::Deduper)?;
-        let pre = DeduperPluginPre::new(loaded.pre.clone()).map_err(|e| PluginError::Invalid {
-            plugin: spec.name.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        let (loaded, pre) = spec.load(runtime, Role::Deduper, DeduperPluginPre::new)?;
         Ok(Self {
             loaded,
             pre,

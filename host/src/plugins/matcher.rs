@@ -30,11 +30,7 @@ impl std::fmt::Debug for Matcher {
 impl Matcher {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
-        let loaded = spec.load(runtime, Role::Matcher)?;
-        let pre = MatcherPluginPre::new(loaded.pre.clone()).map_err(|e| PluginError::Invalid {
-            plugin: spec.name.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        let (loaded, pre) = spec.load(runtime, Role::Matcher, MatcherPluginPre::new)?;
         Ok(Self {
             loaded,
             pre,

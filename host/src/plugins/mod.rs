@@ -108,9 +108,21 @@ impl PluginSpec {
             .collect()
     }
 
-    fn load(&self, runtime: &Runtime, role: Role) -> Result<runtime::Loaded, PluginError> {
+    /// Loads the plugin for `role` and makes its typed pre-instance with `typed` (the world's
+    /// generated `…Pre::new`).
+    fn load<P>(
+        &self,
+        runtime: &Runtime,
+        role: Role,
+        typed: impl FnOnce(wasmtime::component::InstancePre<state::PluginState>) -> wasmtime::Result<P>,
+    ) -> Result<(runtime::Loaded, P), PluginError> {
         let wasm = self.source.read(&self.name)?;
-        runtime.load(&self.name, &wasm, role, self.limits)
+        let loaded = runtime.load(&self.name, &wasm, role, self.limits)?;
+        let pre = typed(loaded.pre.clone()).map_err(|e| PluginError::Invalid {
+            plugin: self.name.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        Ok((loaded, pre))
     }
 }
 

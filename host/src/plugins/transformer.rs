@@ -25,12 +25,7 @@ impl std::fmt::Debug for Transformer {
 impl Transformer {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
-        let loaded = spec.load(runtime, Role::Transformer)?;
-        let pre =
-            TransformerPluginPre::new(loaded.pre.clone()).map_err(|e| PluginError::Invalid {
-                plugin: spec.name.clone(),
-                reason: format!("{e:#}"),
-            })?;
+        let (loaded, pre) = spec.load(runtime, Role::Transformer, TransformerPluginPre::new)?;
         Ok(Self {
             loaded,
             pre,
