@@ -5,10 +5,26 @@
 //! match, transform and deduplicate; the host writes LDAP and publishes a result for every event.
 //!
 //! # Layout
+//! - [`config`]: the TOML configuration, validated before anything connects.
+//! - [`events`]: the event and result types and the NATS names.
+//! - [`bus`]: NATS and JetStream: streams, the photo Object Store, the state KV bucket.
+//! - [`directory`]: LDAP: bind, search with escaping and paging, write photo attributes.
+//! - [`state`]: per-entry sync state (digests last written).
+//! - [`pipeline`]: one event from payload to result.
+//! - [`service`]: `photosync run`, the worker loop.
+//! - [`publish`]: `photosync publish`, producing events from files.
 //! - [`plugins`]: loading, sandboxing and calling WebAssembly component plugins.
 //! - [`profiles`]: renditions, the size and byte limits of each photo attribute.
 //! - [`offline`]: commands that work on files without any server (`transform`, `plugin inspect`).
 
+pub mod bus;
+pub mod config;
+pub mod directory;
+pub mod events;
 pub mod offline;
+pub mod pipeline;
 pub mod plugins;
 pub mod profiles;
+pub mod publish;
+pub mod service;
+pub mod state;

@@ -18,6 +18,41 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs the service: processes photo-upload events from NATS into the directory.
+    Run {
+        /// The configuration file (TOML; see docs/configuration.md).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Checks a configuration file without connecting to anything.
+    CheckConfig {
+        /// The configuration file.
+        config: PathBuf,
+    },
+    /// Publishes photo files as photo-upload events.
+    Publish {
+        /// The photos.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The NATS server.
+        #[arg(long, env = "PHOTOSYNC_NATS", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        /// A producer attribute, NAME=VALUE (e.g. employeeID=12345); may be repeated.
+        #[arg(long = "attr", value_name = "NAME=VALUE")]
+        attrs: Vec<String>,
+        /// Who is producing the events.
+        #[arg(long, default_value = "photosync-publish")]
+        source: String,
+    },
+    /// Prints results as they arrive, one line each.
+    Results {
+        /// The NATS server.
+        #[arg(long, env = "PHOTOSYNC_NATS", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        /// Stop after this many results.
+        #[arg(long)]
+        count: Option<usize>,
+    },
     /// Runs the transformer on a photo file and writes the JPEG it produces.
     Transform {
         /// The photo to transform.
@@ -55,6 +90,7 @@ enum PluginCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PHOTOSYNC_LOG")
@@ -62,7 +98,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("photosync: {e:#}");
@@ -73,6 +109,40 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run { config } => {
+            let config = photosync::config::Config::load(&config)?;
+            tokio_runtime()?.block_on(photosync::service::run(config, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { config } => {
+            photosync::config::Config::load(&config)?;
+            println!("{}: valid", config.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish {
+            files,
+            nats,
+            attrs,
+            source,
+        } => {
+            let mut attributes = std::collections::BTreeMap::new();
+            for kv in attrs {
+                let Some((k, v)) = kv.split_once('=') else {
+                    bail!("--attr {kv:?} is not NAME=VALUE")
+                };
+                attributes.insert(k.to_owned(), v.to_owned());
+            }
+            tokio_runtime()?.block_on(async {
+                let bus = photosync::bus::Bus::connect(&nats, None).await?;
+                for file in &files {
+                    let event =
+                        photosync::publish::publish_file(&bus, file, &source, &attributes).await?;
+                    println!("published {} as event {}", event.file_name, event.id);
+                }
+                anyhow::Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Results { nats, count } => tokio_runtime()?.block_on(print_results(&nats, count)),
         Command::Transform {
             input,
             output,
@@ -138,6 +208,58 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+/// Subscribes to results and prints one line per result.
+async fn print_results(nats: &str, count: Option<usize>) -> anyhow::Result<ExitCode> {
+    use futures::StreamExt as _;
+    let client = async_nats::connect(nats).await?;
+    let mut sub = client
+        .subscribe(format!("{}.>", photosync::events::RESULT_PREFIX))
+        .await?;
+    let mut seen = 0;
+    while let Some(message) = sub.next().await {
+        match serde_json::from_slice::<photosync::events::PhotoResult>(&message.payload) {
+            Ok(r) => println!(
+                "{:<10} {:<24} {}{}",
+                r.outcome.as_str(),
+                r.file_name.as_deref().unwrap_or("?"),
+                r.entry_dn
+                    .as_deref()
+                    .map(|dn| format!("{dn} "))
+                    .unwrap_or_default(),
+                r.reason.as_deref().map_or_else(
+                    || r.attributes
+                        .iter()
+                        .map(|a| format!("[{}: {}]", a.attribute, a.reason))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    str::to_owned
+                )
+            ),
+            Err(e) => println!("(unreadable result: {e})"),
+        }
+        seen += 1;
+        if count.is_some_and(|c| seen >= c) {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> anyhow::Result<Runtime> {

@@ -23,8 +23,9 @@ pub use bindings::types::{Attribute, Setting};
 pub use deduper::{Decision, DedupInput, Deduper, SkipReason, SyncState};
 pub use error::PluginError;
 pub use inspect::Role;
-pub use matcher::{Criterion, MatchOutcome, Matcher, PhotoInfo};
+pub use matcher::{Criterion, MatchOutcome, Matcher, PhotoInfo, is_attribute_name};
 pub use runtime::{Runtime, RuntimeOptions};
+pub use state::clip;
 pub use transformer::{
     Fit, Profile, Rejection, Rendition, Transformer, describe as transformer_describe,
 };

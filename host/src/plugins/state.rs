@@ -146,7 +146,7 @@ impl log::Host for PluginState {
 impl super::bindings::types::Host for PluginState {}
 
 /// `text` cut to at most `max` bytes on a character boundary, with control characters escaped.
-pub(crate) fn clip(text: &str, max: usize) -> String {
+pub fn clip(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max));
     for c in text.chars() {
         if out.len() + c.len_utf8() > max {

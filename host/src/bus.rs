@@ -1,0 +1,185 @@
+//! NATS and JetStream (async-nats 0.40, which can still create KV and Object Store buckets on
+//! nats-server 2.9): the event and result streams, the photo Object Store bucket and the
+//! sync-state KV bucket. It knows subjects and buckets, not what events mean.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, object_store, stream};
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+
+use crate::events::{self, PhotoResult, PhotoUpload};
+
+/// How long JetStream remembers event ids for duplicate detection.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// How long results are kept.
+const RESULTS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A NATS operation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("NATS: {0}")]
+pub struct BusError(pub String);
+
+fn err(what: &str, e: impl std::fmt::Display) -> BusError {
+    BusError(format!("{what}: {e}"))
+}
+
+/// Connected NATS with the streams and buckets photosync uses.
+#[derive(Clone)]
+pub struct Bus {
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    photos: object_store::ObjectStore,
+    state: kv::Store,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus").finish_non_exhaustive()
+    }
+}
+
+impl Bus {
+    /// Connects and makes sure the streams and buckets exist.
+    pub async fn connect(url: &str, user: Option<(&str, &str)>) -> Result<Self, BusError> {
+        let mut options = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .name("photosync");
+        if let Some((u, p)) = user {
+            options = options.user_and_password(u.to_owned(), p.to_owned());
+        }
+        let client = tokio::time::timeout(Duration::from_secs(20), options.connect(url))
+            .await
+            .map_err(|_| BusError(format!("cannot reach NATS at {url} within 20 s")))?
+            .map_err(|e| err(&format!("cannot connect to {url}"), e))?;
+        let js = jetstream::new(client.clone());
+        ensure_streams(&js).await?;
+        let photos = match js.get_object_store(events::PHOTOS_BUCKET).await {
+            Ok(store) => store,
+            Err(_) => match js
+                .create_object_store(object_store::Config {
+                    bucket: events::PHOTOS_BUCKET.into(),
+                    description: Some("every uploaded photo, under its file name".into()),
+                    storage: stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+            {
+                Ok(store) => store,
+                // Another worker may have created it meanwhile.
+                Err(_) => js
+                    .get_object_store(events::PHOTOS_BUCKET)
+                    .await
+                    .map_err(|e| err("cannot create the photo bucket", e))?,
+            },
+        };
+        let state = match js.get_key_value(events::STATE_BUCKET).await {
+            Ok(store) => store,
+            Err(_) => match js
+                .create_key_value(kv::Config {
+                    bucket: events::STATE_BUCKET.into(),
+                    description: "photosync's sync state per directory entry".into(),
+                    history: 1,
+                    storage: stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+            {
+                Ok(store) => store,
+                Err(_) => js
+                    .get_key_value(events::STATE_BUCKET)
+                    .await
+                    .map_err(|e| err("cannot create the state bucket", e))?,
+            },
+        };
+        Ok(Self {
+            client,
+            js,
+            photos,
+            state,
+        })
+    }
+
+    /// Stores a photo under `name` in the photo bucket.
+    pub async fn put_photo(&self, name: &str, bytes: &[u8]) -> Result<(), BusError> {
+        let mut reader = bytes;
+        self.photos
+            .put(name, &mut reader)
+            .await
+            .map(|_| ())
+            .map_err(|e| err(&format!("cannot store photo {name}"), e))
+    }
+
+    /// The photo stored under `name`, or `None` when there is none.
+    pub async fn get_photo(&self, name: &str) -> Result<Option<Vec<u8>>, BusError> {
+        let mut object = match self.photos.get(name).await {
+            Ok(object) => object,
+            Err(e) if e.kind() == object_store::GetErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(err(&format!("cannot read photo {name}"), e)),
+        };
+        let mut bytes = Vec::new();
+        object
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| err(&format!("cannot read photo {name}"), e))?;
+        Ok(Some(bytes))
+    }
+
+    /// Publishes a photo-upload event, with its id as the JetStream message id.
+    pub async fn publish_upload(&self, event: &PhotoUpload) -> Result<(), BusError> {
+        let payload = serde_json::to_vec(event).map_err(|e| err("cannot encode the event", e))?;
+        let publish = jetstream::context::Publish::build()
+            .payload(payload.into())
+            .message_id(&event.id);
+        let ack = self
+            .js
+            .send_publish(events::PHOTO_UPLOADED, publish)
+            .await
+            .map_err(|e| err("cannot publish the event", e))?;
+        ack.await
+            .map(|_| ())
+            .map_err(|e| err("the event was not stored", e))
+    }
+
+    /// Publishes a result on `photosync.result.<outcome>` and waits for JetStream to store it.
+    pub async fn publish_result(&self, result: &PhotoResult) -> Result<(), BusError> {
+        let payload = serde_json::to_vec(result).map_err(|e| err("cannot encode the result", e))?;
+        let ack = self
+            .js
+            .publish(result.outcome.subject(), Bytes::from(payload))
+            .await
+            .map_err(|e| err("cannot publish the result", e))?;
+        ack.await
+            .map(|_| ())
+            .map_err(|e| err("the result was not stored", e))
+    }
+
+    /// The state bucket.
+    pub fn state(&self) -> &kv::Store {
+        &self.state
+    }
+}
+
+async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
+    let events = stream::Config {
+        name: events::EVENTS_STREAM.into(),
+        subjects: vec![events::PHOTO_UPLOADED.into()],
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..Default::default()
+    };
+    let results = stream::Config {
+        name: events::RESULTS_STREAM.into(),
+        subjects: vec![format!("{}.>", events::RESULT_PREFIX)],
+        storage: stream::StorageType::File,
+        max_age: RESULTS_MAX_AGE,
+        ..Default::default()
+    };
+    for config in [events, results] {
+        let name = config.name.clone();
+        js.get_or_create_stream(config)
+            .await
+            .map_err(|e| err(&format!("cannot create stream {name}"), e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,419 @@
+//! The configuration file: one TOML document, every key documented, unknown keys rejected with
+//! their name, validated before anything connects.
+//!
+//! Parsing and [`Config::validate`] are pure; reading secrets happens in [`Secret::resolve`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::plugins::{self, Fit, Limits, PluginSpec, Profile, Role};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// The NATS server and the JetStream names photosync uses.
+    pub nats: NatsConfig,
+    /// The directory photos are written to.
+    pub ldap: LdapConfig,
+    /// The three plugins; each defaults to the builtin reference plugin.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    /// The attributes written for each photo, with their size limits. Defaults to
+    /// `thumbnailPhoto` (96x96, aimed at 10 KB) only.
+    #[serde(default = "default_renditions")]
+    pub renditions: Vec<RenditionConfig>,
+    /// How the worker runs.
+    #[serde(default)]
+    pub worker: WorkerConfig,
+}
+
+/// Example: `url = "nats://127.0.0.1:4222"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NatsConfig {
+    /// Server URL, e.g. `nats://nats.example.net:4222`.
+    pub url: String,
+    /// Optional user for NATS authentication.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Password for `user`, from a file or an environment variable.
+    #[serde(default)]
+    pub password: Option<Secret>,
+}
+
+/// How photosync reaches the directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LdapConfig {
+    /// `ldap://host:389`, `ldaps://host:636` or `ldapi://%2Frun%2Fslapd%2Fldapi`.
+    pub url: String,
+    /// Upgrade `ldap://` with StartTLS (recommended; default true for non-loopback hosts is not
+    /// guessed: say it).
+    #[serde(default)]
+    pub starttls: bool,
+    /// PEM file of the CA(s) that signed the server's certificate; the system's roots otherwise.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The DN (or, on Active Directory, user principal name) photosync binds as.
+    pub bind_dn: String,
+    /// The bind password, from a file or an environment variable; never logged.
+    pub password: Secret,
+    /// Where people are searched, e.g. `ou=People,dc=example,dc=test`.
+    pub base_dn: String,
+    /// A filter ANDed to every search, e.g. `(objectClass=person)`.
+    #[serde(default = "default_scope_filter")]
+    pub filter: String,
+    /// The attribute holding each entry's stable id: `entryUUID` (OpenLDAP) or `objectGUID` (AD).
+    #[serde(default = "default_id_attribute")]
+    pub id_attribute: String,
+    /// Entries per page of a paged search (AD returns at most 1000 without paging).
+    #[serde(default = "default_page_size")]
+    pub page_size: i32,
+    /// Seconds an LDAP operation may take.
+    #[serde(default = "default_ldap_timeout")]
+    pub timeout_secs: u64,
+}
+
+/// A secret read from a file or an environment variable. Its `Debug` prints `***`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Secret {
+    /// A file whose content (trailing newline removed) is the secret.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// An environment variable holding the secret.
+    #[serde(default)]
+    pub env: Option<String>,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Secret {
+    /// Reads the secret. The error names where it was looked for, never the value.
+    pub fn resolve(&self) -> Result<String, ConfigError> {
+        match (&self.file, &self.env) {
+            (Some(path), None) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| {
+                    ConfigError::Secret(format!(
+                        "cannot read the secret file {}: {e}",
+                        path.display()
+                    ))
+                }),
+            (None, Some(var)) => std::env::var(var).map_err(|_| {
+                ConfigError::Secret(format!("the environment variable {var} is not set"))
+            }),
+            _ => Err(ConfigError::Secret(
+                "a secret needs exactly one of file or env".into(),
+            )),
+        }
+    }
+}
+
+/// The three plugins.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginsConfig {
+    /// Where compiled plugin code is cached; `~/.cache/photosync/plugins` by default.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// The matcher; default `builtin:match-pattern` with `patterns = "{employeeID}"`.
+    #[serde(default)]
+    pub matcher: Option<PluginConfig>,
+    /// The transformer; default `builtin:transform-jpeg`.
+    #[serde(default)]
+    pub transformer: Option<PluginConfig>,
+    /// The deduper; default `builtin:dedup-md5` with `policy = "source-changed"`.
+    #[serde(default)]
+    pub deduper: Option<PluginConfig>,
+}
+
+/// One plugin: where its code is, its limits and its settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginConfig {
+    /// `builtin:NAME` or the path of a component file.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Memory cap per call, MiB.
+    #[serde(default)]
+    pub memory_mib: Option<u64>,
+    /// CPU deadline per call, milliseconds.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+    /// The plugin's own settings, passed to it as key/value strings.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+/// One attribute written for each photo. `profile` picks a builtin profile; the other keys
+/// override its values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RenditionConfig {
+    /// The attribute, e.g. `thumbnailPhoto` or `jpegPhoto`; also names the builtin profile.
+    pub attribute: String,
+    pub max_width: Option<u32>,
+    pub max_height: Option<u32>,
+    /// Hard limit in bytes (102400 for AD's thumbnailPhoto).
+    pub max_bytes: Option<u32>,
+    /// Size aimed at in bytes (10240 for Exchange Online).
+    pub target_bytes: Option<u32>,
+    /// `crop`, `pad` or `contain`.
+    pub fit: Option<String>,
+    pub min_quality: Option<u8>,
+    pub max_quality: Option<u8>,
+}
+
+/// How one worker runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WorkerConfig {
+    /// Events processed at once by this worker.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Deliveries of one event before it ends as `failed` for good.
+    #[serde(default = "default_max_deliver")]
+    pub max_deliver: i64,
+    /// Seconds before a failed event is redelivered.
+    #[serde(default = "default_retry_secs")]
+    pub retry_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: default_concurrency(),
+            max_deliver: default_max_deliver(),
+            retry_secs: default_retry_secs(),
+        }
+    }
+}
+
+fn default_scope_filter() -> String {
+    "(objectClass=*)".into()
+}
+fn default_id_attribute() -> String {
+    "entryUUID".into()
+}
+fn default_page_size() -> i32 {
+    500
+}
+fn default_ldap_timeout() -> u64 {
+    10
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_max_deliver() -> i64 {
+    5
+}
+fn default_retry_secs() -> u64 {
+    5
+}
+fn default_renditions() -> Vec<RenditionConfig> {
+    vec![RenditionConfig {
+        attribute: "thumbnailPhoto".into(),
+        max_width: None,
+        max_height: None,
+        max_bytes: None,
+        target_bytes: None,
+        fit: None,
+        min_quality: None,
+        max_quality: None,
+    }]
+}
+
+/// What is wrong with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the configuration is not valid TOML or has an unknown or mistyped key: {0}")]
+    Parse(String),
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("{0}")]
+    Secret(String),
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.message().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks everything that can be checked without I/O.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
+            return Err(invalid("nats.url", "must start with nats:// or tls://"));
+        }
+        let l = &self.ldap;
+        if !["ldap://", "ldaps://", "ldapi://"]
+            .iter()
+            .any(|p| l.url.starts_with(p))
+        {
+            return Err(invalid(
+                "ldap.url",
+                "must start with ldap://, ldaps:// or ldapi://",
+            ));
+        }
+        if l.starttls && !l.url.starts_with("ldap://") {
+            return Err(invalid("ldap.starttls", "only applies to ldap:// URLs"));
+        }
+        if l.base_dn.trim().is_empty() || !l.base_dn.contains('=') {
+            return Err(invalid(
+                "ldap.base-dn",
+                "must be a DN such as ou=People,dc=example,dc=com",
+            ));
+        }
+        if !(l.filter.starts_with('(') && l.filter.ends_with(')')) {
+            return Err(invalid(
+                "ldap.filter",
+                "must be an LDAP filter in parentheses",
+            ));
+        }
+        if !plugins::is_attribute_name(&l.id_attribute) {
+            return Err(invalid(
+                "ldap.id-attribute",
+                "must be an attribute name (entryUUID or objectGUID)",
+            ));
+        }
+        if !(1..=1000).contains(&l.page_size) {
+            return Err(invalid("ldap.page-size", "must be 1 to 1000"));
+        }
+        if self.renditions.is_empty() {
+            return Err(invalid("renditions", "at least one rendition is needed"));
+        }
+        for (i, r) in self.renditions.iter().enumerate() {
+            r.profile()
+                .map_err(|reason| invalid(&format!("renditions[{i}]"), reason))?;
+        }
+        if self.worker.concurrency == 0 || self.worker.max_deliver < 1 {
+            return Err(invalid(
+                "worker",
+                "concurrency and max-deliver must be at least 1",
+            ));
+        }
+        for role in Role::ALL {
+            self.plugin_spec(role)?;
+        }
+        Ok(())
+    }
+
+    /// The spec of the plugin playing `role`.
+    pub fn plugin_spec(&self, role: Role) -> Result<PluginSpec, ConfigError> {
+        let configured = match role {
+            Role::Matcher => &self.plugins.matcher,
+            Role::Transformer => &self.plugins.transformer,
+            Role::Deduper => &self.plugins.deduper,
+        };
+        let key = format!("plugins.{}", role.name());
+        let defaults = crate::offline::default_limits(role);
+        let source = match configured.as_ref().and_then(|c| c.source.as_deref()) {
+            Some(text) => {
+                plugins::parse_source(text).map_err(|e| invalid(&format!("{key}.source"), e))?
+            }
+            None => plugins::Source::Builtin(plugins::builtin::default_for(role)),
+        };
+        let limits = Limits {
+            memory_mib: configured
+                .as_ref()
+                .and_then(|c| c.memory_mib)
+                .unwrap_or(defaults.memory_mib),
+            deadline_ms: configured
+                .as_ref()
+                .and_then(|c| c.deadline_ms)
+                .unwrap_or(defaults.deadline_ms),
+        };
+        if limits.memory_mib == 0 || limits.memory_mib > 4096 || limits.deadline_ms == 0 {
+            return Err(invalid(
+                &key,
+                "memory-mib must be 1 to 4096 and deadline-ms at least 1",
+            ));
+        }
+        let mut spec = PluginSpec::new(&source.to_string(), source, limits);
+        spec.settings = configured
+            .as_ref()
+            .map(|c| c.settings.clone())
+            .unwrap_or_default();
+        if role == Role::Matcher && !spec.settings.contains_key("patterns") {
+            spec.settings
+                .insert("patterns".into(), "{employeeID}".into());
+        }
+        Ok(spec)
+    }
+
+    /// The renditions' profiles.
+    pub fn profiles(&self) -> Vec<Profile> {
+        self.renditions
+            .iter()
+            .filter_map(|r| r.profile().ok())
+            .collect()
+    }
+}
+
+impl RenditionConfig {
+    /// The profile: the builtin one for the attribute (or thumbnail-like defaults) with overrides.
+    pub fn profile(&self) -> Result<Profile, String> {
+        if !plugins::is_attribute_name(&self.attribute) {
+            return Err(format!("{:?} is not an attribute name", self.attribute));
+        }
+        let mut p =
+            crate::profiles::find(&self.attribute).unwrap_or_else(crate::profiles::thumbnail_photo);
+        p.attribute = self.attribute.clone();
+        p.max_width = self.max_width.unwrap_or(p.max_width);
+        p.max_height = self.max_height.unwrap_or(p.max_height);
+        p.max_bytes = self.max_bytes.unwrap_or(p.max_bytes);
+        p.target_bytes = self.target_bytes.unwrap_or(p.target_bytes);
+        p.min_quality = self.min_quality.unwrap_or(p.min_quality);
+        p.max_quality = self.max_quality.unwrap_or(p.max_quality);
+        if let Some(fit) = &self.fit {
+            p.fit = match fit.as_str() {
+                "crop" => Fit::Crop,
+                "pad" => Fit::Pad,
+                "contain" => Fit::Contain,
+                other => return Err(format!("fit {other:?} is not crop, pad or contain")),
+            };
+        }
+        if p.max_width == 0 || p.max_height == 0 || p.max_width > 4096 || p.max_height > 4096 {
+            return Err("max-width and max-height must be 1 to 4096".into());
+        }
+        if p.min_quality == 0 || p.min_quality > p.max_quality || p.max_quality > 100 {
+            return Err("qualities must satisfy 1 <= min-quality <= max-quality <= 100".into());
+        }
+        if p.max_bytes < 1024 {
+            return Err("max-bytes must be at least 1024".into());
+        }
+        Ok(p)
+    }
+}

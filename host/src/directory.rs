@@ -1,0 +1,413 @@
+//! The directory (LDAP, ldap3): binding, finding the one entry a photo belongs to, writing photo
+//! attributes. It turns LDAP result codes into reasons an administrator can act on. It never
+//! logs the password.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry, ldap_escape};
+use tokio::sync::Mutex;
+
+use crate::config::LdapConfig;
+use crate::plugins::Criterion;
+
+/// Most entries kept from one search; more only matter as a count.
+const KEEP_ENTRIES: usize = 10;
+
+/// Why a directory operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DirectoryError {
+    /// The directory could not be reached or the connection broke; retrying may work.
+    #[error("the directory at {url} is unreachable: {reason}")]
+    Unavailable { url: String, reason: String },
+    /// The server's certificate is not trusted.
+    #[error(
+        "the directory's TLS certificate is not trusted ({reason}); set ldap.ca-file to the PEM \
+         file of the CA that signed it"
+    )]
+    Untrusted { reason: String },
+    /// The directory refused an operation.
+    #[error("{reason}")]
+    Refused { rc: u32, reason: String },
+    /// The configuration cannot work (bad CA file, bad URL).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl DirectoryError {
+    /// Whether a later retry may succeed without anyone changing the event.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable { .. } | Self::Untrusted { .. } | Self::Config(_) => true,
+            // Busy, unavailable, unwilling, rights, bind failures: an admin can fix these.
+            Self::Refused { rc, .. } => matches!(rc, 49 | 50 | 51 | 52 | 53 | 80),
+        }
+    }
+}
+
+/// One entry found by a search.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub dn: String,
+    /// The stable id (entryUUID, or objectGUID in its string form).
+    pub id: String,
+    /// Values of the requested attributes, by lower-cased name.
+    pub values: HashMap<String, Vec<Vec<u8>>>,
+}
+
+/// The result of looking for the entry of some criteria.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Up to [`KEEP_ENTRIES`] entries.
+    pub entries: Vec<Entry>,
+    /// How many entries matched in all.
+    pub total: usize,
+    /// The filter searched with (escaped), for reasons.
+    pub filter: String,
+}
+
+/// A connection to the directory, re-established when it breaks.
+#[derive(Debug)]
+pub struct Directory {
+    config: LdapConfig,
+    password: String,
+    conn: Mutex<Option<Ldap>>,
+}
+
+impl Directory {
+    /// Prepares a directory client; nothing connects until the first operation.
+    pub fn new(config: LdapConfig, password: String) -> Self {
+        Self {
+            config,
+            password,
+            conn: Mutex::new(None),
+        }
+    }
+
+    /// Connects and binds now, to fail early on a bad configuration.
+    pub async fn check(&self) -> Result<(), DirectoryError> {
+        self.handle().await.map(|_| ())
+    }
+
+    async fn handle(&self) -> Result<Ldap, DirectoryError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(ldap) = guard.as_mut() {
+            if !ldap.is_closed() {
+                return Ok(ldap.clone());
+            }
+        }
+        let ldap = self.connect().await?;
+        *guard = Some(ldap.clone());
+        Ok(ldap)
+    }
+
+    async fn connect(&self) -> Result<Ldap, DirectoryError> {
+        let timeout = Duration::from_secs(self.config.timeout_secs);
+        let mut settings = LdapConnSettings::new()
+            .set_conn_timeout(timeout)
+            .set_starttls(self.config.starttls);
+        if let Some(ca) = &self.config.ca_file {
+            settings = settings.set_config(tls_config(ca)?);
+        }
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.config.url)
+            .await
+            .map_err(|e| self.connect_error(e))?;
+        ldap3::drive!(conn);
+        let bind = ldap
+            .with_timeout(timeout)
+            .simple_bind(&self.config.bind_dn, &self.password)
+            .await
+            .map_err(|e| self.connect_error(e))?;
+        if bind.rc != 0 {
+            return Err(DirectoryError::Refused {
+                rc: bind.rc,
+                reason: format!(
+                    "cannot bind as {}: {} — check ldap.bind-dn and the password",
+                    self.config.bind_dn,
+                    describe_rc(bind.rc, &bind.text)
+                ),
+            });
+        }
+        Ok(ldap)
+    }
+
+    fn connect_error(&self, e: ldap3::LdapError) -> DirectoryError {
+        let reason = e.to_string();
+        if reason.contains("certificate")
+            || reason.contains("UnknownIssuer")
+            || reason.contains("invalid peer")
+        {
+            return DirectoryError::Untrusted { reason };
+        }
+        DirectoryError::Unavailable {
+            url: self.config.url.clone(),
+            reason,
+        }
+    }
+
+    /// Drops the connection after an error that may have broken it.
+    async fn forget(&self) {
+        *self.conn.lock().await = None;
+    }
+
+    /// Finds the entries matching all `criteria` (values escaped per RFC 4515) within the
+    /// configured base and filter, with a paged search; referrals are ignored. Returns the
+    /// requested `attributes` plus the id attribute.
+    pub async fn find(
+        &self,
+        criteria: &[Criterion],
+        attributes: &[String],
+    ) -> Result<Found, DirectoryError> {
+        let mut filter = format!("(&{}", self.config.filter);
+        for c in criteria {
+            filter.push_str(&format!(
+                "({}={})",
+                c.attribute,
+                ldap_escape(c.value.as_str())
+            ));
+        }
+        filter.push(')');
+        let mut attrs: Vec<String> = attributes.to_vec();
+        attrs.push(self.config.id_attribute.clone());
+        let result = self.search(&filter, attrs).await;
+        if matches!(result, Err(DirectoryError::Unavailable { .. })) {
+            self.forget().await;
+        }
+        let (entries, total) = result?;
+        Ok(Found {
+            entries,
+            total,
+            filter,
+        })
+    }
+
+    async fn search(
+        &self,
+        filter: &str,
+        attrs: Vec<String>,
+    ) -> Result<(Vec<Entry>, usize), DirectoryError> {
+        let mut ldap = self.handle().await?;
+        let unavailable = |e: ldap3::LdapError| DirectoryError::Unavailable {
+            url: self.config.url.clone(),
+            reason: e.to_string(),
+        };
+        let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
+            Box::new(EntriesOnly::new()),
+            Box::new(PagedResults::new(self.config.page_size)),
+        ];
+        let mut stream = ldap
+            .with_timeout(Duration::from_secs(self.config.timeout_secs))
+            .streaming_search_with(
+                adapters,
+                &self.config.base_dn,
+                Scope::Subtree,
+                filter,
+                attrs,
+            )
+            .await
+            .map_err(unavailable)?;
+        let (mut entries, mut total) = (Vec::new(), 0);
+        while let Some(raw) = stream.next().await.map_err(unavailable)? {
+            total += 1;
+            if entries.len() < KEEP_ENTRIES {
+                entries.push(self.entry(SearchEntry::construct(raw)));
+            }
+        }
+        let done = stream.finish().await;
+        if done.rc != 0 {
+            return Err(DirectoryError::Refused {
+                rc: done.rc,
+                reason: format!(
+                    "searching {} for {filter} failed: {}",
+                    self.config.base_dn,
+                    describe_rc(done.rc, &done.text)
+                ),
+            });
+        }
+        Ok((entries, total))
+    }
+
+    fn entry(&self, e: SearchEntry) -> Entry {
+        let mut values: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        for (name, vals) in e.attrs {
+            values
+                .entry(name.to_ascii_lowercase())
+                .or_default()
+                .extend(vals.into_iter().map(String::into_bytes));
+        }
+        for (name, vals) in e.bin_attrs {
+            values
+                .entry(name.to_ascii_lowercase())
+                .or_default()
+                .extend(vals);
+        }
+        let id_key = self.config.id_attribute.to_ascii_lowercase();
+        let id = values
+            .get(&id_key)
+            .and_then(|v| v.first())
+            .map(|raw| format_id(&id_key, raw))
+            .unwrap_or_default();
+        Entry {
+            dn: e.dn,
+            id,
+            values,
+        }
+    }
+
+    /// Replaces `changes` (attribute, value) on `dn` in one modify operation.
+    pub async fn replace(
+        &self,
+        dn: &str,
+        changes: &[(String, Vec<u8>)],
+    ) -> Result<(), DirectoryError> {
+        let mut ldap = self.handle().await?;
+        let mods: Vec<Mod<Vec<u8>>> = changes
+            .iter()
+            .map(|(attr, value)| {
+                Mod::Replace(attr.clone().into_bytes(), HashSet::from([value.clone()]))
+            })
+            .collect();
+        let outcome = ldap
+            .with_timeout(Duration::from_secs(self.config.timeout_secs))
+            .modify(dn, mods)
+            .await;
+        let result = match outcome {
+            Ok(r) => r,
+            Err(e) => {
+                self.forget().await;
+                return Err(DirectoryError::Unavailable {
+                    url: self.config.url.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        if result.rc == 0 {
+            return Ok(());
+        }
+        let attrs: Vec<&str> = changes.iter().map(|(a, _)| a.as_str()).collect();
+        let attrs = attrs.join(" and ");
+        let reason = match result.rc {
+            50 => format!(
+                "the bind account may not write {attrs} on {dn}: insufficientAccessRights — grant it Write {attrs}"
+            ),
+            _ => format!(
+                "writing {attrs} on {dn} failed: {}",
+                describe_rc(result.rc, &result.text)
+            ),
+        };
+        Err(DirectoryError::Refused {
+            rc: result.rc,
+            reason,
+        })
+    }
+}
+
+/// The id in its display form: objectGUID as the standard GUID string, others as text.
+fn format_id(attribute: &str, raw: &[u8]) -> String {
+    if attribute == "objectguid" && raw.len() == 16 {
+        let b = raw;
+        return format!(
+            "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+            b[3],
+            b[2],
+            b[1],
+            b[0],
+            b[5],
+            b[4],
+            b[7],
+            b[6],
+            b[8],
+            b[9],
+            b[10],
+            b[11],
+            b[12],
+            b[13],
+            b[14],
+            b[15]
+        );
+    }
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// An LDAP result code and the server's text as a phrase.
+fn describe_rc(rc: u32, text: &str) -> String {
+    let name = match rc {
+        4 => "sizeLimitExceeded",
+        10 => "referral",
+        11 => "adminLimitExceeded",
+        19 => "constraintViolation",
+        21 => "invalidAttributeSyntax",
+        32 => "noSuchObject",
+        34 => "invalidDNSyntax",
+        49 => "invalidCredentials",
+        50 => "insufficientAccessRights",
+        51 => "busy",
+        52 => "unavailable",
+        53 => "unwillingToPerform",
+        65 => "objectClassViolation",
+        _ => "error",
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        format!("{name} (code {rc})")
+    } else {
+        format!("{name} (code {rc}): {text}")
+    }
+}
+
+fn tls_config(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, DirectoryError> {
+    let pem = std::fs::read(ca_file).map_err(|e| {
+        DirectoryError::Config(format!(
+            "cannot read ldap.ca-file {}: {e}",
+            ca_file.display()
+        ))
+    })?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let cert = cert.map_err(|e| {
+            DirectoryError::Config(format!("ldap.ca-file {}: {e}", ca_file.display()))
+        })?;
+        roots.add(cert).map_err(|e| {
+            DirectoryError::Config(format!("ldap.ca-file {}: {e}", ca_file.display()))
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(DirectoryError::Config(format!(
+            "ldap.ca-file {} holds no PEM certificate",
+            ca_file.display()
+        )));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| DirectoryError::Config(format!("TLS setup: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_guid_string_form() {
+        let raw = [
+            0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0x78, 0x56, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc,
+            0xde, 0xf0,
+        ];
+        assert_eq!(
+            format_id("objectguid", &raw),
+            "12345678-1234-5678-1234-56789abcdef0"
+        );
+    }
+
+    #[test]
+    fn filter_values_are_escaped() {
+        assert_eq!(ldap_escape("x)(employeeID=*"), "x\\29\\28employeeID=\\2a");
+        assert_eq!(ldap_escape("a\\b\0"), "a\\5cb\\00");
+    }
+}

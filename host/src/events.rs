@@ -1,0 +1,149 @@
+//! The events photosync reads and writes on NATS, as Rust types. `docs/events.md` and the JSON
+//! Schemas in `docs/schemas/` describe the same shapes for other producers and consumers.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Subject photo-upload events are published on.
+pub const PHOTO_UPLOADED: &str = "photosync.photo.uploaded";
+/// Prefix of result subjects: `photosync.result.<outcome>`.
+pub const RESULT_PREFIX: &str = "photosync.result";
+/// The JetStream stream holding photo-upload events.
+pub const EVENTS_STREAM: &str = "PHOTOSYNC_EVENTS";
+/// The JetStream stream keeping results.
+pub const RESULTS_STREAM: &str = "PHOTOSYNC_RESULTS";
+/// The durable consumer all workers share.
+pub const CONSUMER: &str = "photosync-workers";
+/// The Object Store bucket holding every uploaded photo under its file name.
+pub const PHOTOS_BUCKET: &str = "photosync-photos";
+/// The KV bucket holding each entry's sync state, keyed by its stable id.
+pub const STATE_BUCKET: &str = "photosync-state";
+/// Photos larger than this travel through the object store rather than inline.
+pub const INLINE_MAX: usize = 512 * 1024;
+
+/// A photo was uploaded and should reach the directory.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoUpload {
+    /// Unique id of this event (a UUID is typical); results carry it back.
+    pub id: String,
+    /// The file name the photo was uploaded under, without any directory, e.g. `12345.jpg`.
+    pub file_name: String,
+    /// Who produced the event, e.g. `hr-portal`.
+    pub source: String,
+    /// The declared media type; the transformer sniffs the bytes anyway.
+    #[serde(default)]
+    pub content_type: String,
+    /// When it was uploaded, RFC 3339.
+    pub uploaded_at: String,
+    /// Attributes the producer knows, e.g. `{"employeeID": "12345"}`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// The photo itself.
+    pub photo: PhotoRef,
+}
+
+/// Where an event's photo bytes are.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PhotoRef {
+    /// Base64 of the bytes, for photos up to [`INLINE_MAX`].
+    Inline(String),
+    /// The name of an object in the [`PHOTOS_BUCKET`] Object Store bucket.
+    Object(String),
+}
+
+/// How an event ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// At least one attribute was written.
+    Written,
+    /// Nothing needed writing.
+    Unchanged,
+    /// No entry matched.
+    NoMatch,
+    /// More than one entry matched; none was touched.
+    Ambiguous,
+    /// The event or its photo cannot be used; retrying will not help.
+    Rejected,
+    /// Something failed that may work later (directory unreachable, missing rights).
+    Failed,
+}
+
+impl Outcome {
+    /// The word used in subjects and results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Written => "written",
+            Outcome::Unchanged => "unchanged",
+            Outcome::NoMatch => "no-match",
+            Outcome::Ambiguous => "ambiguous",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// The subject a result with this outcome is published on.
+    pub fn subject(self) -> String {
+        format!("{RESULT_PREFIX}.{}", self.as_str())
+    }
+}
+
+/// What happened to one attribute of the entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AttributeResult {
+    /// The attribute, e.g. `thumbnailPhoto`.
+    pub attribute: String,
+    /// Whether it was written.
+    pub written: bool,
+    /// MD5 (or the deduper's digest) of the rendition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Size of the rendition in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<usize>,
+    /// Width x height of the rendition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// JPEG quality of the rendition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u8>,
+    /// Why it was or was not written.
+    pub reason: String,
+}
+
+/// The result published for every event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhotoResult {
+    /// The event's id (or `unknown` for an event too broken to carry one).
+    pub event_id: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The event's file name, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// The entry matched, when exactly one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_dn: Option<String>,
+    /// The entry's stable id (entryUUID, or objectGUID in its string form).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_id: Option<String>,
+    /// Digest of the source photo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_digest: Option<String>,
+    /// Per attribute, what was done.
+    #[serde(default)]
+    pub attributes: Vec<AttributeResult>,
+    /// For anything not written: what an operator can act on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Milliseconds spent per stage (`match`, `search`, `transform`, `dedup`, `write`, `total`).
+    #[serde(default)]
+    pub timings_ms: BTreeMap<String, f64>,
+    /// Which delivery of the event this was (1 for the first).
+    pub delivery: u64,
+}

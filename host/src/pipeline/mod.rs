@@ -1,0 +1,316 @@
+//! One photo-upload event from bytes to result: parse, fetch the photo, match, search, dedup,
+//! transform, write, save state. Every path ends in a [`PhotoResult`] and a [`Disposition`]
+//! that decides ack or redelivery. It does not talk to the consumer or publish; `service` does.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use base64::Engine as _;
+use tokio::task::block_in_place;
+
+use crate::bus::Bus;
+use crate::directory::{Directory, Entry};
+use crate::events::{Outcome, PhotoRef, PhotoResult, PhotoUpload};
+use crate::plugins::{
+    self, Attribute, Deduper, MatchOutcome, Matcher, PhotoInfo, PluginError, Profile, Transformer,
+};
+use crate::state::{self, EntryState};
+
+mod rendition;
+
+/// What to do with the message after its result is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done for good (written, unchanged, or a verdict retrying cannot change).
+    Ack,
+    /// Failed for a reason that may pass: deliver again later.
+    Retry,
+}
+
+/// The plugins, the directory and the bus, shared by all in-flight events.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub matcher: Matcher,
+    pub transformer: Transformer,
+    pub deduper: Deduper,
+    pub directory: Directory,
+    pub bus: Bus,
+    pub profiles: Vec<Profile>,
+    /// Where entries are searched, for reasons.
+    pub base_dn: String,
+}
+
+/// An event that ended early, with its outcome and reason.
+struct Stop(Outcome, String, Disposition);
+
+fn reject(reason: String) -> Stop {
+    Stop(Outcome::Rejected, reason, Disposition::Ack)
+}
+
+fn failed(reason: String) -> Stop {
+    Stop(Outcome::Failed, reason, Disposition::Retry)
+}
+
+fn plugin_failed(e: PluginError) -> Stop {
+    failed(e.to_string())
+}
+
+/// Per-event timing, in milliseconds per stage.
+struct Clock(Instant, BTreeMap<String, f64>);
+
+impl Clock {
+    fn lap(&mut self, stage: &str, since: Instant) {
+        *self.1.entry(stage.to_owned()).or_default() += since.elapsed().as_secs_f64() * 1e3;
+    }
+}
+
+impl Pipeline {
+    /// Handles one event payload on its `delivery`-th delivery.
+    pub async fn handle(&self, payload: &[u8], delivery: u64) -> (PhotoResult, Disposition) {
+        let mut clock = Clock(Instant::now(), BTreeMap::new());
+        let mut result = PhotoResult {
+            event_id: event_id_of(payload),
+            outcome: Outcome::Failed,
+            file_name: None,
+            entry_dn: None,
+            entry_id: None,
+            source_digest: None,
+            attributes: vec![],
+            reason: None,
+            timings_ms: BTreeMap::new(),
+            delivery,
+        };
+        let disposition = match self.run(payload, &mut result, &mut clock).await {
+            Ok(outcome) => {
+                result.outcome = outcome;
+                Disposition::Ack
+            }
+            Err(Stop(outcome, reason, disposition)) => {
+                result.outcome = outcome;
+                result.reason = Some(reason);
+                disposition
+            }
+        };
+        clock
+            .1
+            .insert("total".into(), clock.0.elapsed().as_secs_f64() * 1e3);
+        result.timings_ms = clock.1;
+        (result, disposition)
+    }
+
+    async fn run(
+        &self,
+        payload: &[u8],
+        result: &mut PhotoResult,
+        clock: &mut Clock,
+    ) -> Result<Outcome, Stop> {
+        let event = parse(payload)?;
+        result.file_name = Some(event.file_name.clone());
+        let photo = self.photo_bytes(&event).await?;
+        let t = Instant::now();
+        let source_digest =
+            block_in_place(|| self.deduper.digest(&photo)).map_err(plugin_failed)?;
+        clock.lap("dedup", t);
+        result.source_digest = Some(source_digest.clone());
+        let entry = self.find_entry(&event, clock).await?;
+        result.entry_dn = Some(entry.dn.clone());
+        result.entry_id = Some(entry.id.clone());
+        let previous = state::load(&self.bus, &entry.id)
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .unwrap_or_default();
+        let mut next = EntryState {
+            dn: entry.dn.clone(),
+            attributes: previous.attributes.clone(),
+        };
+        let mut changes = Vec::new();
+        let input = rendition::Input {
+            event_id: &event.id,
+            photo: &photo,
+            source_digest: &source_digest,
+            entry: &entry,
+        };
+        for profile in &self.profiles {
+            let done = self.rendition(
+                &input,
+                previous.sync_state(&profile.attribute),
+                profile,
+                clock,
+            )?;
+            if let Some(state) = done.state {
+                next.attributes.insert(profile.attribute.clone(), state);
+            }
+            changes.extend(done.write.map(|bytes| (profile.attribute.clone(), bytes)));
+            result.attributes.push(done.result);
+        }
+        if !changes.is_empty() {
+            let t = Instant::now();
+            self.directory
+                .replace(&entry.dn, &changes)
+                .await
+                .map_err(|e| {
+                    let disposition = if e.is_transient() {
+                        Disposition::Retry
+                    } else {
+                        Disposition::Ack
+                    };
+                    Stop(Outcome::Failed, e.to_string(), disposition)
+                })?;
+            clock.lap("write", t);
+        }
+        if next != previous {
+            state::save(&self.bus, &entry.id, &next)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        Ok(if changes.is_empty() {
+            Outcome::Unchanged
+        } else {
+            Outcome::Written
+        })
+    }
+
+    /// The photo's bytes; inline photos are also kept in the photo bucket under their name.
+    async fn photo_bytes(&self, event: &PhotoUpload) -> Result<Vec<u8>, Stop> {
+        match &event.photo {
+            PhotoRef::Inline(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|e| reject(format!("the inline photo is not valid base64: {e}")))?;
+                self.bus
+                    .put_photo(&event.file_name, &bytes)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                Ok(bytes)
+            }
+            PhotoRef::Object(name) => match self
+                .bus
+                .get_photo(name)
+                .await
+                .map_err(|e| failed(e.to_string()))?
+            {
+                Some(bytes) => Ok(bytes),
+                None => Err(reject(format!(
+                    "the event refers to the object {name:?}, which is not in the bucket {}; publish the photo again",
+                    crate::events::PHOTOS_BUCKET
+                ))),
+            },
+        }
+    }
+
+    /// Match, then search: exactly one entry or a `no-match` / `ambiguous` stop.
+    async fn find_entry(&self, event: &PhotoUpload, clock: &mut Clock) -> Result<Entry, Stop> {
+        let t = Instant::now();
+        let info = PhotoInfo {
+            file_name: event.file_name.clone(),
+            source: event.source.clone(),
+            content_type: event.content_type.clone(),
+            attributes: event
+                .attributes
+                .iter()
+                .map(|(name, value)| Attribute {
+                    name: name.clone(),
+                    values: vec![value.clone()],
+                })
+                .collect(),
+        };
+        let criteria =
+            match block_in_place(|| self.matcher.match_photo(&info)).map_err(plugin_failed)? {
+                MatchOutcome::Criteria(c) => c,
+                MatchOutcome::NoCriteria(reason) => {
+                    return Err(Stop(
+                        Outcome::NoMatch,
+                        format!("the matcher found no criteria: {reason}"),
+                        Disposition::Ack,
+                    ));
+                }
+            };
+        clock.lap("match", t);
+        let t = Instant::now();
+        let attributes: Vec<String> = self.profiles.iter().map(|p| p.attribute.clone()).collect();
+        let found = self
+            .directory
+            .find(&criteria, &attributes)
+            .await
+            .map_err(|e| {
+                let disposition = if e.is_transient() {
+                    Disposition::Retry
+                } else {
+                    Disposition::Ack
+                };
+                Stop(Outcome::Failed, e.to_string(), disposition)
+            })?;
+        clock.lap("search", t);
+        let wanted: Vec<String> = criteria
+            .iter()
+            .map(|c| format!("{}={}", c.attribute, plugins::clip(&c.value, 80)))
+            .collect();
+        match found.total {
+            0 => Err(Stop(
+                Outcome::NoMatch,
+                format!("no entry has {} under {}", wanted.join(", "), self.base_dn),
+                Disposition::Ack,
+            )),
+            1 => found
+                .entries
+                .into_iter()
+                .next()
+                .ok_or_else(|| failed("the search lost its entry".into())),
+            n => {
+                let dns: Vec<&str> = found.entries.iter().map(|e| e.dn.as_str()).collect();
+                let more = if n > dns.len() {
+                    format!(" and {} more", n - dns.len())
+                } else {
+                    String::new()
+                };
+                Err(Stop(
+                    Outcome::Ambiguous,
+                    format!(
+                        "{n} entries match {}: {}{more}; none was changed",
+                        wanted.join(", "),
+                        dns.join("; ")
+                    ),
+                    Disposition::Ack,
+                ))
+            }
+        }
+    }
+}
+
+/// The event id from a payload, even a broken one, so its result can be correlated.
+fn event_id_of(payload: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| {
+            v.get("id")
+                .and_then(|id| id.as_str())
+                .map(|s| plugins::clip(s, 200))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Parses and checks an event.
+fn parse(payload: &[u8]) -> Result<PhotoUpload, Stop> {
+    let event: PhotoUpload = serde_json::from_slice(payload).map_err(|e| {
+        reject(format!(
+            "the event is not a valid photo-upload event ({e}); see docs/events.md"
+        ))
+    })?;
+    if event.id.trim().is_empty() {
+        return Err(reject("the event has an empty id".into()));
+    }
+    let name = &event.file_name;
+    if name.is_empty()
+        || name.len() > 255
+        || name.contains('/')
+        || name.contains('\0')
+        || name == "."
+        || name == ".."
+    {
+        return Err(reject(format!(
+            "the file name {:?} is not a plain file name (1-255 bytes, no '/', no NUL)",
+            plugins::clip(name, 80)
+        )));
+    }
+    Ok(event)
+}

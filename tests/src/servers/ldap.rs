@@ -1,0 +1,311 @@
+//! A private OpenLDAP `slapd`: an mdb database in a temporary directory, the core, cosine and
+//! inetorgperson schemas plus a small AD-like schema (employeeID, sAMAccountName,
+//! thumbnailPhoto), an admin account and a `photosync` service account allowed to write photos.
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+
+/// The directory's suffix.
+pub const BASE_DN: &str = "dc=example,dc=test";
+/// Where people live.
+pub const PEOPLE_DN: &str = "ou=People,dc=example,dc=test";
+/// The administrator, who may do anything.
+pub const ADMIN_DN: &str = "cn=admin,dc=example,dc=test";
+const ADMIN_PASSWORD: &str = "admin-secret";
+/// The service account photosync binds as.
+pub const SERVICE_DN: &str = "cn=photosync,ou=Services,dc=example,dc=test";
+const SERVICE_PASSWORD: &str = "photosync-secret";
+/// An account that may read but not write photos.
+pub const READER_DN: &str = "cn=reader,ou=Services,dc=example,dc=test";
+const READER_PASSWORD: &str = "reader-secret";
+
+const AD_SCHEMA: &str = "\
+attributetype ( 1.2.840.113556.1.4.35 NAME 'employeeID'
+  EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.221 NAME 'sAMAccountName'
+  EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.7000.102.50765 NAME 'thumbnailPhoto'
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.55555.1.1 NAME 'photosyncADUser' AUXILIARY
+  MAY ( employeeID $ sAMAccountName $ thumbnailPhoto ) )
+";
+
+/// A person to create.
+#[derive(Debug, Clone, Default)]
+pub struct Person {
+    pub uid: String,
+    pub given_name: String,
+    pub sn: String,
+    pub employee_id: Option<String>,
+}
+
+impl Person {
+    /// A person with a uid, names and an employee ID.
+    pub fn new(uid: &str, given_name: &str, sn: &str, employee_id: Option<&str>) -> Self {
+        Self {
+            uid: uid.into(),
+            given_name: given_name.into(),
+            sn: sn.into(),
+            employee_id: employee_id.map(Into::into),
+        }
+    }
+
+    /// The person's DN.
+    pub fn dn(&self) -> String {
+        format!("uid={},{PEOPLE_DN}", self.uid)
+    }
+}
+
+/// A running slapd.
+#[derive(Debug)]
+pub struct LdapServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl LdapServer {
+    /// Starts slapd on a free loopback port with the base entries loaded.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("data")).expect("data dir");
+        std::fs::write(dir.path().join("ad.schema"), AD_SCHEMA).expect("schema");
+        std::fs::write(dir.path().join("slapd.conf"), config(dir.path())).expect("config");
+        let mut server = Self {
+            child: None,
+            port: super::free_port(),
+            dir,
+        };
+        server.start_process();
+        server.add_ldif(&base_ldif());
+        server
+    }
+
+    fn start_process(&mut self) {
+        let bin = super::find_binary(&["/usr/sbin/slapd"]);
+        let child = Command::new(bin)
+            .arg("-f")
+            .arg(self.dir.path().join("slapd.conf"))
+            .args(["-h", &format!("ldap://127.0.0.1:{}/", self.port), "-d", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("slapd starts");
+        self.child = Some(child);
+        super::wait_for_port(self.port, "slapd to listen");
+    }
+
+    /// Stops slapd (the data stays).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts slapd again after [`stop`](Self::stop).
+    pub fn resume(&mut self) {
+        self.start_process();
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> String {
+        format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// Bind DN and password of the service account that may write photos.
+    pub fn service_account(&self) -> (&'static str, &'static str) {
+        (SERVICE_DN, SERVICE_PASSWORD)
+    }
+
+    /// Bind DN and password of an account that may read but not write photos.
+    pub fn reader_account(&self) -> (&'static str, &'static str) {
+        (READER_DN, READER_PASSWORD)
+    }
+
+    /// Adds people under `ou=People`.
+    pub fn add_people(&self, people: &[Person]) {
+        let mut ldif = String::new();
+        for p in people {
+            let _ = write!(
+                ldif,
+                "dn: {}\nobjectClass: inetOrgPerson\nobjectClass: photosyncADUser\nuid: {}\ncn: {} {}\ngivenName: {}\nsn: {}\n",
+                p.dn(),
+                p.uid,
+                p.given_name,
+                p.sn,
+                p.given_name,
+                p.sn
+            );
+            if let Some(id) = &p.employee_id {
+                let _ = writeln!(ldif, "employeeID: {id}");
+            }
+            ldif.push('\n');
+        }
+        self.add_ldif(&ldif);
+    }
+
+    /// Runs `ldapadd` as the administrator.
+    pub fn add_ldif(&self, ldif: &str) {
+        self.admin_tool("ldapadd", ldif);
+    }
+
+    /// Runs `ldapmodify` as the administrator.
+    pub fn modify_ldif(&self, ldif: &str) {
+        self.admin_tool("ldapmodify", ldif);
+    }
+
+    fn admin_tool(&self, tool: &str, ldif: &str) {
+        use std::io::Write as _;
+        let mut child = Command::new(tool)
+            .args([
+                "-x",
+                "-H",
+                &self.url(),
+                "-D",
+                ADMIN_DN,
+                "-w",
+                ADMIN_PASSWORD,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{tool} runs (scripts/install-deps installs ldap-utils): {e}")
+            });
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(ldif.as_bytes())
+            .expect("ldif written");
+        let out = child.wait_with_output().expect("tool finishes");
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Reads one attribute of one entry as the administrator: its values and, for checking that
+    /// nothing was written, the entry's modifyTimestamp and entryCSN.
+    pub fn read(&self, dn: &str, attribute: &str) -> Entry {
+        let out = Command::new("ldapsearch")
+            .args([
+                "-x",
+                "-LLL",
+                "-o",
+                "ldif-wrap=no",
+                "-H",
+                &self.url(),
+                "-D",
+                ADMIN_DN,
+                "-w",
+                ADMIN_PASSWORD,
+            ])
+            .args([
+                "-s",
+                "base",
+                "-b",
+                dn,
+                "(objectClass=*)",
+                attribute,
+                "modifyTimestamp",
+                "entryCSN",
+            ])
+            .output()
+            .expect("ldapsearch runs");
+        assert!(
+            out.status.success(),
+            "ldapsearch failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse_entry(&String::from_utf8_lossy(&out.stdout), attribute)
+    }
+}
+
+/// What [`LdapServer::read`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub values: Vec<Vec<u8>>,
+    pub modify_timestamp: String,
+    pub entry_csn: String,
+}
+
+fn parse_entry(ldif: &str, attribute: &str) -> Entry {
+    use base64::Engine as _;
+    let mut entry = Entry {
+        values: vec![],
+        modify_timestamp: String::new(),
+        entry_csn: String::new(),
+    };
+    for line in ldif.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = match value.strip_prefix(':') {
+            Some(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .expect("base64 value"),
+            None => value.trim_start().as_bytes().to_vec(),
+        };
+        if name.eq_ignore_ascii_case(attribute) {
+            entry.values.push(value);
+        } else if name == "modifyTimestamp" {
+            entry.modify_timestamp = String::from_utf8_lossy(&value).into_owned();
+        } else if name == "entryCSN" {
+            entry.entry_csn = String::from_utf8_lossy(&value).into_owned();
+        }
+    }
+    entry
+}
+
+impl Drop for LdapServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn config(dir: &std::path::Path) -> String {
+    let d = dir.display();
+    format!(
+        "include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include {d}/ad.schema
+pidfile {d}/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+sizelimit 1000
+database mdb
+suffix \"{BASE_DN}\"
+rootdn \"{ADMIN_DN}\"
+rootpw {ADMIN_PASSWORD}
+directory {d}/data
+maxsize 1073741824
+index objectClass eq
+index employeeID,sAMAccountName,uid,givenName,sn eq
+access to attrs=thumbnailPhoto,jpegPhoto
+  by dn.exact=\"{SERVICE_DN}\" write
+  by * read
+access to attrs=userPassword
+  by self write
+  by anonymous auth
+  by * none
+access to * by * read
+"
+    )
+}
+
+fn base_ldif() -> String {
+    format!(
+        "dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n\
+         dn: {PEOPLE_DN}\nobjectClass: organizationalUnit\nou: People\n\n\
+         dn: ou=Services,{BASE_DN}\nobjectClass: organizationalUnit\nou: Services\n\n\
+         dn: {SERVICE_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: photosync\nuserPassword: {SERVICE_PASSWORD}\n\n\
+         dn: {READER_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: reader\nuserPassword: {READER_PASSWORD}\n"
+    )
+}

@@ -1,0 +1,38 @@
+//! Real servers for integration tests: each starts on a free loopback port in a temporary
+//! directory, is ready when its constructor returns, and is killed (with its data) on `Drop`.
+
+mod ldap;
+mod nats;
+
+pub use ldap::{BASE_DN, LdapServer, PEOPLE_DN, Person};
+pub use nats::NatsServer;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::wait::eventually;
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Waits until something accepts connections on `port`.
+fn wait_for_port(port: u16, what: &str) {
+    eventually(Duration::from_secs(20), what, || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+}
+
+/// The first of `candidates` that exists, for binaries Debian puts in sbin.
+fn find_binary(candidates: &[&str]) -> String {
+    candidates
+        .iter()
+        .find(|c| Path::new(c).is_file())
+        .map(|c| (*c).to_owned())
+        .unwrap_or_else(|| panic!("none of {candidates:?} exists: run scripts/install-deps"))
+}

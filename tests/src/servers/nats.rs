@@ -1,0 +1,57 @@
+//! A private `nats-server` with JetStream and file storage in a temporary directory.
+
+use std::process::{Child, Command, Stdio};
+
+/// A running nats-server.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts a server with JetStream on a free loopback port.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = super::free_port();
+        let child = Self::spawn(port, dir.path());
+        super::wait_for_port(port, "nats-server to listen");
+        Self { child, port, dir }
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path) -> Child {
+        let bin = super::find_binary(&[
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ]);
+        Command::new(bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir.join("jetstream"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts")
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server and starts it again on the same port and store.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.port, self.dir.path());
+        super::wait_for_port(self.port, "nats-server to listen again");
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,256 @@
+//! A whole photosync stack for integration tests: real nats-server and slapd, and the photosync
+//! service running in this process, stopped when the stack is dropped.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use photosync::bus::Bus;
+use photosync::config::Config;
+use photosync::events::{PhotoRef, PhotoResult, PhotoUpload};
+
+use crate::servers::{LdapServer, NatsServer, PEOPLE_DN};
+use crate::wait::eventually;
+
+/// Which account the service binds as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    /// May write photos.
+    Service,
+    /// May read but not write photos.
+    Reader,
+}
+
+/// NATS, slapd, and a running photosync service.
+pub struct Stack {
+    pub nats: NatsServer,
+    pub ldap: LdapServer,
+    pub bus: Bus,
+    pub rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    service: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
+    results: mpsc::Receiver<PhotoResult>,
+    seen: Vec<PhotoResult>,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("nats", &self.nats)
+            .field("ldap", &self.ldap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stack {
+    /// Starts the servers and the service binding as the service account.
+    pub fn start() -> Self {
+        Self::start_with(Account::Service)
+    }
+
+    /// Starts the servers and the service binding as `account`.
+    pub fn start_with(account: Account) -> Self {
+        let nats = NatsServer::start();
+        let ldap = LdapServer::start();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let bus = rt
+            .block_on(Bus::connect(&nats.url(), None))
+            .expect("NATS connects");
+        let (tx, results) = mpsc::channel();
+        let client = bus.client.clone();
+        rt.spawn(async move {
+            let mut sub = client
+                .subscribe("photosync.result.>")
+                .await
+                .expect("subscribe");
+            while let Some(m) = sub.next().await {
+                if let Ok(r) = serde_json::from_slice::<PhotoResult>(&m.payload) {
+                    let _ = tx.send(r);
+                }
+            }
+        });
+        rt.block_on(bus.client.flush()).expect("flush");
+        let mut stack = Self {
+            nats,
+            ldap,
+            bus,
+            rt,
+            dir,
+            service: None,
+            results,
+            seen: vec![],
+        };
+        stack.start_service(account);
+        stack
+    }
+
+    /// The configuration the service runs with.
+    pub fn config(&self, account: Account) -> Config {
+        let (dn, password) = match account {
+            Account::Service => self.ldap.service_account(),
+            Account::Reader => self.ldap.reader_account(),
+        };
+        let password_file = self.dir.path().join(format!("{account:?}.password"));
+        std::fs::write(&password_file, format!("{password}\n")).expect("password file");
+        // Shared by all tests, so each plugin is compiled once per build.
+        let cache = concat!(env!("PHOTOSYNC_TEST_PLUGIN_DIR"), "/../../plugin-cache");
+        let toml = format!(
+            r#"
+[nats]
+url = "{nats}"
+
+[ldap]
+url = "{ldap}"
+bind-dn = "{dn}"
+password = {{ file = "{pw}" }}
+base-dn = "{PEOPLE_DN}"
+filter = "(objectClass=inetOrgPerson)"
+
+[plugins]
+cache-dir = "{cache}"
+
+[plugins.matcher.settings]
+patterns = "{{givenName}}_{{sn}};{{employeeID}}"
+
+[worker]
+concurrency = 4
+retry-secs = 1
+"#,
+            nats = self.nats.url(),
+            ldap = self.ldap.url(),
+            pw = password_file.display(),
+        );
+        Config::parse(&toml).expect("the test configuration is valid")
+    }
+
+    /// Starts (or restarts) the service.
+    pub fn start_service(&mut self, account: Account) {
+        self.stop_service();
+        let config = self.config(account);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio");
+            let _ = ready_tx.send(());
+            if let Err(e) = rt.block_on(photosync::service::run(config, async {
+                let _ = stopped.await;
+            })) {
+                panic!("the service failed: {e:#}");
+            }
+        });
+        ready_rx.recv().expect("service thread starts");
+        self.service = Some((stop, handle));
+    }
+
+    /// Stops the service, letting in-flight events finish.
+    pub fn stop_service(&mut self) {
+        if let Some((stop, handle)) = self.service.take() {
+            let _ = stop.send(());
+            handle.join().expect("the service stopped cleanly");
+        }
+    }
+
+    /// Publishes `bytes` as `file_name` (through the object store when large); returns the event id.
+    pub fn publish(&self, file_name: &str, bytes: &[u8], attributes: &[(&str, &str)]) -> String {
+        let path = self.dir.path().join("upload").join(file_name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("upload dir");
+        std::fs::write(&path, bytes).expect("write upload");
+        let attributes: BTreeMap<String, String> = attributes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let event = self
+            .rt
+            .block_on(photosync::publish::publish_file(
+                &self.bus,
+                &path,
+                "test",
+                &attributes,
+            ))
+            .expect("publish");
+        event.id
+    }
+
+    /// Publishes a raw payload on the photo-upload subject.
+    pub fn publish_raw(&self, payload: &[u8]) {
+        let ack = self
+            .rt
+            .block_on(
+                self.bus
+                    .js
+                    .publish(photosync::events::PHOTO_UPLOADED, payload.to_vec().into()),
+            )
+            .expect("publish raw");
+        self.rt
+            .block_on(std::future::IntoFuture::into_future(ack))
+            .expect("stored");
+    }
+
+    /// Publishes an event object (e.g. one referring to a missing object).
+    pub fn publish_event(&self, event: &PhotoUpload) {
+        self.rt
+            .block_on(self.bus.publish_upload(event))
+            .expect("publish event");
+    }
+
+    /// An event for a photo in the object store under `object`.
+    pub fn event_for_object(id: &str, file_name: &str, object: &str) -> PhotoUpload {
+        PhotoUpload {
+            id: id.into(),
+            file_name: file_name.into(),
+            source: "test".into(),
+            content_type: "image/jpeg".into(),
+            uploaded_at: "2026-11-21T12:00:00Z".into(),
+            attributes: BTreeMap::new(),
+            photo: PhotoRef::Object(object.into()),
+        }
+    }
+
+    /// Waits for the result of `event_id` whose outcome satisfies `done` (earlier deliveries'
+    /// results are skipped).
+    pub fn result_where(
+        &mut self,
+        event_id: &str,
+        done: impl Fn(&PhotoResult) -> bool,
+    ) -> PhotoResult {
+        let results = &self.results;
+        let seen = &mut self.seen;
+        eventually(
+            Duration::from_secs(60),
+            &format!("a result for event {event_id}"),
+            || {
+                while let Ok(r) = results.try_recv() {
+                    seen.push(r);
+                }
+                seen.iter()
+                    .find(|r| r.event_id == event_id && done(r))
+                    .cloned()
+            },
+        )
+    }
+
+    /// Waits for the (first) result of `event_id`.
+    pub fn result(&mut self, event_id: &str) -> PhotoResult {
+        self.result_where(event_id, |_| true)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.service.take() {
+            let _ = stop.send(());
+            let _ = handle.join();
+        }
+    }
+}
