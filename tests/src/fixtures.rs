@@ -292,3 +292,65 @@ pub fn decode(jpeg: &[u8]) -> Rgb {
 pub fn close(a: [u8; 3], b: [u8; 3], tolerance: u8) -> bool {
     a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= tolerance)
 }
+
+/// Writes the demo's sample photos into `dir` and returns their paths: camera-sized JPEGs named
+/// by employee ID and by name, one taken with the camera on its side, a PNG with transparency,
+/// one photo nobody matches and a damaged file.
+pub fn write_samples(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let sideways = stored_for_orientation(&photo_like(1632, 2448, 2), 6);
+    let (w, h) = (800, 800);
+    let rgba: Vec<u8> = photo_like(w, h, 4)
+        .pixels
+        .chunks(3)
+        .enumerate()
+        .flat_map(|(i, p)| {
+            [
+                p[0],
+                p[1],
+                p[2],
+                if (i as u32 % w) < w / 8 { 0 } else { 255 },
+            ]
+        })
+        .collect();
+    let damaged = jpeg(&photo_like(640, 480, 5), JpegOptions::default());
+    let samples: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "12345.jpg",
+            jpeg(&photo_like(2448, 1632, 1), JpegOptions::default()),
+        ),
+        (
+            "23456.jpg",
+            jpeg(
+                &sideways,
+                JpegOptions {
+                    orientation: Some(6),
+                    ..JpegOptions::default()
+                },
+            ),
+        ),
+        (
+            "grace_hopper.jpg",
+            jpeg(
+                &photo_like(4032, 3024, 3),
+                JpegOptions {
+                    progressive: true,
+                    ..JpegOptions::default()
+                },
+            ),
+        ),
+        ("ada_lovelace.png", png_rgba(w, h, &rgba, None)),
+        (
+            "99999.jpg",
+            jpeg(&photo_like(1024, 768, 6), JpegOptions::default()),
+        ),
+        ("34567.jpg", damaged[..damaged.len() / 4].to_vec()),
+    ];
+    let mut paths = Vec::new();
+    for (name, bytes) in samples {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}

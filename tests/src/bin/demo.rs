@@ -1,0 +1,150 @@
+//! The photosync demo: starts a private NATS (JetStream) and OpenLDAP with sample people on
+//! loopback, runs the real `photosync run` next to them, publishes sample photos and prints each
+//! result as it arrives — then publishes them again to show that nothing unchanged is rewritten.
+//!
+//! Usage: `demo PHOTOSYNC_BINARY OUTPUT_DIR` (scripts/demo runs it).
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use photosync::events::PhotoResult;
+use photosync_tests::fixtures::write_samples;
+use photosync_tests::servers::{LdapServer, NatsServer, PEOPLE_DN, Person};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args_os().skip(1);
+    let binary = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: demo PHOTOSYNC_BINARY OUTPUT_DIR"))?;
+    let out = std::path::PathBuf::from(args.next().unwrap_or_else(|| "demo-output".into()));
+    std::fs::create_dir_all(&out)?;
+
+    println!("== Starting nats-server (JetStream) and slapd on loopback");
+    let nats = NatsServer::start();
+    let ldap = LdapServer::start();
+    let people = [
+        Person::new("ada", "Ada", "Lovelace", Some("11111")),
+        Person::new("alan", "Alan", "Turing", Some("12345")),
+        Person::new("grace", "Grace", "Hopper", Some("22222")),
+        Person::new("katherine", "Katherine", "Johnson", Some("23456")),
+        Person::new("margaret", "Margaret", "Hamilton", Some("34567")),
+    ];
+    ldap.add_people(&people);
+    println!(
+        "   NATS {}  LDAP {}  people under {PEOPLE_DN}: {}",
+        nats.url(),
+        ldap.url(),
+        people.len()
+    );
+
+    let (bind_dn, password) = ldap.service_account();
+    let config = out.join("photosync.toml");
+    std::fs::write(&config, config_text(&nats.url(), &ldap.url(), bind_dn))?;
+    println!(
+        "== Starting photosync run --config {} (log: {})",
+        config.display(),
+        out.join("photosync.log").display()
+    );
+    let log = std::fs::File::create(out.join("photosync.log"))?;
+    let mut service = Command::new(&binary)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("PHOTOSYNC_LDAP_PASSWORD", password)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let outcome = rt.block_on(sync_samples(&nats.url(), &out));
+    let _ = service.kill();
+    let _ = service.wait();
+    outcome?;
+
+    println!("\n== What the directory holds now (read back with ldapsearch)");
+    for p in &people {
+        let thumb = ldap.read(&p.dn(), "thumbnailPhoto");
+        let big = ldap.read(&p.dn(), "jpegPhoto");
+        match (thumb.values.first(), big.values.first()) {
+            (Some(t), Some(j)) => println!(
+                "   {:<42} thumbnailPhoto {} bytes, jpegPhoto {} bytes",
+                p.dn(),
+                t.len(),
+                j.len()
+            ),
+            _ => println!("   {:<42} no photo", p.dn()),
+        }
+    }
+    Ok(())
+}
+
+async fn sync_samples(nats: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    let bus = photosync::bus::Bus::connect(nats, None).await?;
+    let mut results = bus.client.subscribe("photosync.result.>").await?;
+    bus.client.flush().await?;
+    let samples = write_samples(&out.join("photos"))?;
+    for round in ["first upload", "the same photos again"] {
+        println!(
+            "\n== Publishing {} sample photos ({round}); results as they arrive:",
+            samples.len()
+        );
+        for path in &samples {
+            photosync::publish::publish_file(&bus, path, "demo", &Default::default()).await?;
+        }
+        for _ in 0..samples.len() {
+            let message = tokio::time::timeout(Duration::from_secs(120), results.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("no result within 2 minutes; see photosync.log"))?
+                .ok_or_else(|| anyhow::anyhow!("the result subscription ended"))?;
+            print_result(&serde_json::from_slice::<PhotoResult>(&message.payload)?);
+        }
+    }
+    Ok(())
+}
+
+fn print_result(r: &PhotoResult) {
+    let name = r.file_name.as_deref().unwrap_or("?");
+    let detail = match &r.reason {
+        Some(reason) => reason.clone(),
+        None => {
+            let attrs: Vec<String> = r
+                .attributes
+                .iter()
+                .map(|a| format!("{}: {}", a.attribute, a.reason))
+                .collect();
+            format!(
+                "{} — {}",
+                r.entry_dn.as_deref().unwrap_or(""),
+                attrs.join("; ")
+            )
+        }
+    };
+    println!("   {:<10} {:<18} {detail}", r.outcome.as_str(), name);
+}
+
+fn config_text(nats: &str, ldap: &str, bind_dn: &str) -> String {
+    format!(
+        r#"# Written by the photosync demo.
+[nats]
+url = "{nats}"
+
+[ldap]
+url = "{ldap}"
+bind-dn = "{bind_dn}"
+password = {{ env = "PHOTOSYNC_LDAP_PASSWORD" }}
+base-dn = "{PEOPLE_DN}"
+filter = "(objectClass=inetOrgPerson)"
+
+[plugins.matcher.settings]
+patterns = "{{givenName}}_{{sn}};{{employeeID}}"
+
+[[renditions]]
+attribute = "thumbnailPhoto"
+
+[[renditions]]
+attribute = "jpegPhoto"
+"#
+    )
+}
