@@ -133,8 +133,13 @@ retry-secs = 1
 
     /// Starts (or restarts) the service.
     pub fn start_service(&mut self, account: Account) {
-        self.stop_service();
         let config = self.config(account);
+        self.start_service_with(config);
+    }
+
+    /// Starts (or restarts) the service with a configuration of the caller's.
+    pub fn start_service_with(&mut self, config: Config) {
+        self.stop_service();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel();
         let handle = std::thread::spawn(move || {
@@ -238,6 +243,20 @@ retry-secs = 1
                     .cloned()
             },
         )
+    }
+
+    /// Waits until `n` more results have arrived and returns them.
+    pub fn next_results(&mut self, n: usize, deadline: Duration) -> Vec<PhotoResult> {
+        let mut got = Vec::with_capacity(n);
+        let end = std::time::Instant::now() + deadline;
+        while got.len() < n {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match self.results.recv_timeout(left) {
+                Ok(r) => got.push(r),
+                Err(_) => panic!("timed out with {} of {n} results", got.len()),
+            }
+        }
+        got
     }
 
     /// Waits for the (first) result of `event_id`.

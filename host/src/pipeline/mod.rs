@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use base64::Engine as _;
-use tokio::task::block_in_place;
 
 use crate::bus::Bus;
 use crate::directory::{Directory, Entry};
@@ -108,11 +107,18 @@ impl Pipeline {
         result.file_name = Some(event.file_name.clone());
         let photo = self.photo_bytes(&event).await?;
         let t = Instant::now();
-        let source_digest =
-            block_in_place(|| self.deduper.digest(&photo)).map_err(plugin_failed)?;
+        let source_digest = self.deduper.digest(&photo).map_err(plugin_failed)?;
         clock.lap("dedup", t);
         result.source_digest = Some(source_digest.clone());
-        let entry = self.find_entry(&event, clock).await?;
+        let entry = match self.find_entry(&event, clock).await {
+            Ok(entry) => entry,
+            Err(stop) => {
+                if matches!(stop.0, Outcome::NoMatch | Outcome::Ambiguous) {
+                    self.keep_photo(&event, &photo).await?;
+                }
+                return Err(stop);
+            }
+        };
         result.entry_dn = Some(entry.dn.clone());
         result.entry_id = Some(entry.id.clone());
         let previous = state::load(&self.bus, &entry.id)
@@ -170,19 +176,12 @@ impl Pipeline {
         })
     }
 
-    /// The photo's bytes; inline photos are also kept in the photo bucket under their name.
+    /// The photo's bytes, from the event or the photo bucket.
     async fn photo_bytes(&self, event: &PhotoUpload) -> Result<Vec<u8>, Stop> {
         match &event.photo {
-            PhotoRef::Inline(b64) => {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map_err(|e| reject(format!("the inline photo is not valid base64: {e}")))?;
-                self.bus
-                    .put_photo(&event.file_name, &bytes)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                Ok(bytes)
-            }
+            PhotoRef::Inline(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| reject(format!("the inline photo is not valid base64: {e}"))),
             PhotoRef::Object(name) => match self
                 .bus
                 .get_photo(name)
@@ -196,6 +195,18 @@ impl Pipeline {
                 ))),
             },
         }
+    }
+
+    /// Keeps an inline photo in the photo bucket under its file name, so that it can be applied
+    /// later (to a person who does not exist yet, or on a resync).
+    async fn keep_photo(&self, event: &PhotoUpload, photo: &[u8]) -> Result<(), Stop> {
+        if matches!(event.photo, PhotoRef::Inline(_)) {
+            self.bus
+                .put_photo(&event.file_name, photo)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Match, then search: exactly one entry or a `no-match` / `ambiguous` stop.
@@ -214,17 +225,16 @@ impl Pipeline {
                 })
                 .collect(),
         };
-        let criteria =
-            match block_in_place(|| self.matcher.match_photo(&info)).map_err(plugin_failed)? {
-                MatchOutcome::Criteria(c) => c,
-                MatchOutcome::NoCriteria(reason) => {
-                    return Err(Stop(
-                        Outcome::NoMatch,
-                        format!("the matcher found no criteria: {reason}"),
-                        Disposition::Ack,
-                    ));
-                }
-            };
+        let criteria = match self.matcher.match_photo(&info).map_err(plugin_failed)? {
+            MatchOutcome::Criteria(c) => c,
+            MatchOutcome::NoCriteria(reason) => {
+                return Err(Stop(
+                    Outcome::NoMatch,
+                    format!("the matcher found no criteria: {reason}"),
+                    Disposition::Ack,
+                ));
+            }
+        };
         clock.lap("match", t);
         let t = Instant::now();
         let attributes: Vec<String> = self.profiles.iter().map(|p| p.attribute.clone()).collect();

@@ -37,19 +37,18 @@ impl Pipeline {
         clock: &mut Clock,
     ) -> Result<Done, Stop> {
         let t = Instant::now();
+        // Digests and decisions are microseconds: they run on the async thread. Only the
+        // transform, which decodes whole photos, moves off it.
         let current = input
             .entry
             .values
-            .get(&profile.attribute.to_ascii_lowercase())
-            .cloned()
-            .unwrap_or_default();
-        let current_digests = block_in_place(|| {
-            current
-                .iter()
-                .map(|v| self.deduper.digest(v))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(plugin_failed)?;
+            .get(&profile.attribute.to_ascii_lowercase());
+        let current_digests = current
+            .into_iter()
+            .flatten()
+            .map(|v| self.deduper.digest(v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(plugin_failed)?;
         let mut ask = DedupInput {
             attribute: profile.attribute.clone(),
             source_digest: input.source_digest.to_owned(),
@@ -57,7 +56,7 @@ impl Pipeline {
             state,
             current_digests,
         };
-        let mut decision = block_in_place(|| self.deduper.decide(&ask)).map_err(plugin_failed)?;
+        let mut decision = self.deduper.decide(&ask).map_err(plugin_failed)?;
         clock.lap("dedup", t);
         let mut rendition = None;
         if decision == Decision::NeedOutput {
@@ -73,9 +72,8 @@ impl Pipeline {
                 })?;
             clock.lap("transform", t);
             let t = Instant::now();
-            ask.output_digest =
-                Some(block_in_place(|| self.deduper.digest(&r.jpeg)).map_err(plugin_failed)?);
-            decision = block_in_place(|| self.deduper.decide(&ask)).map_err(plugin_failed)?;
+            ask.output_digest = Some(self.deduper.digest(&r.jpeg).map_err(plugin_failed)?);
+            decision = self.deduper.decide(&ask).map_err(plugin_failed)?;
             clock.lap("dedup", t);
             rendition = Some(r);
         }

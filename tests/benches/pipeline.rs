@@ -1,0 +1,103 @@
+//! End-to-end benchmark against real nats-server and slapd: photos/s for 4 MP JPEGs written to
+//! the directory, and events/s for re-sent unchanged photos (no LDAP write). Prints figures.
+//!
+//! Run with `cargo bench -p photosync-tests --bench pipeline`. `BENCH_QUICK=1` shortens it.
+
+use std::time::{Duration, Instant};
+
+use photosync::events::Outcome;
+use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::servers::Person;
+use photosync_tests::stack::{Account, Stack};
+
+fn main() {
+    let quick = std::env::var_os("BENCH_QUICK").is_some();
+    let (people, unchanged_rounds) = if quick { (40, 5) } else { (200, 25) };
+    let mut stack = Stack::start();
+    let mut config = stack.config(Account::Service);
+    config.worker.concurrency = 32;
+    stack.start_service_with(config);
+    let everyone: Vec<Person> = (0..people)
+        .map(|i| {
+            Person::new(
+                &format!("p{i}"),
+                "Pat",
+                &format!("Person{i}"),
+                Some(&format!("{}", 100_000 + i)),
+            )
+        })
+        .collect();
+    stack.ldap.add_people(&everyone);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "photosync end-to-end benchmarks ({cores} cores, real nats-server and slapd, concurrency 32)"
+    );
+
+    let photos: Vec<Vec<u8>> = (0..4)
+        .map(|i| jpeg(&photo_like(2448, 1632, i + 1), JpegOptions::default()))
+        .collect();
+    let start = Instant::now();
+    for i in 0..people {
+        stack.publish(
+            &format!("{}.jpg", 100_000 + i),
+            &photos[i % photos.len()],
+            &[],
+        );
+    }
+    let results = stack.next_results(people, Duration::from_secs(600));
+    let took = start.elapsed();
+    assert!(
+        results.iter().all(|r| r.outcome == Outcome::Written),
+        "all written"
+    );
+    println!(
+        "4 MP JPEG ({:.1} MB, through the object store) -> thumbnailPhoto written: {:.1} photos/s ({people} photos in {:.1} s)",
+        photos[0].len() as f64 / 1e6,
+        people as f64 / took.as_secs_f64(),
+        took.as_secs_f64()
+    );
+
+    // Re-sent unchanged photos: small inline JPEGs so that the figure is the pipeline's, not the
+    // object store's. Written once, then published again while the service is stopped, and
+    // drained with the clock running.
+    let small: Vec<Vec<u8>> = (0..4)
+        .map(|i| jpeg(&photo_like(640, 480, i + 10), JpegOptions::default()))
+        .collect();
+    for i in 0..people {
+        stack.publish(
+            &format!("{}.jpg", 100_000 + i),
+            &small[i % small.len()],
+            &[],
+        );
+    }
+    stack.next_results(people, Duration::from_secs(600));
+    let config = stack.config(Account::Service);
+    stack.stop_service();
+    let total = people * unchanged_rounds;
+    for _ in 0..unchanged_rounds {
+        for i in 0..people {
+            stack.publish(
+                &format!("{}.jpg", 100_000 + i),
+                &small[i % small.len()],
+                &[],
+            );
+        }
+    }
+    let mut config = config;
+    config.worker.concurrency = 64;
+    let start = Instant::now();
+    stack.start_service_with(config);
+    let results = stack.next_results(total, Duration::from_secs(600));
+    let took = start.elapsed();
+    let unchanged = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Unchanged)
+        .count();
+    assert_eq!(unchanged, total, "every re-sent photo is unchanged");
+    println!(
+        "re-sent unchanged photos ({} KB inline, no LDAP write): {:.0} events/s ({total} events in {:.2} s, concurrency 64)",
+        small[0].len() / 1024,
+        total as f64 / took.as_secs_f64(),
+        took.as_secs_f64()
+    );
+}
