@@ -42,9 +42,7 @@ impl std::fmt::Debug for Bus {
 impl Bus {
     /// Connects and makes sure the streams and buckets exist.
     pub async fn connect(url: &str, user: Option<(&str, &str)>) -> Result<Self, BusError> {
-        let mut options = async_nats::ConnectOptions::new()
-            .retry_on_initial_connect()
-            .name("photosync");
+        let mut options = async_nats::ConnectOptions::new().name("photosync");
         if let Some((u, p)) = user {
             options = options.user_and_password(u.to_owned(), p.to_owned());
         }

@@ -96,6 +96,14 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
+    /// Checks the form without reading anything: exactly one of `file` and `env`.
+    pub fn check(&self) -> Result<(), String> {
+        match (&self.file, &self.env) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            _ => Err("give exactly one of file or env".into()),
+        }
+    }
+
     /// Reads the secret. The error names where it was looked for, never the value.
     pub fn resolve(&self) -> Result<String, ConfigError> {
         match (&self.file, &self.env) {
@@ -308,6 +316,19 @@ impl Config {
                 "must be an attribute name (entryUUID or objectGUID)",
             ));
         }
+        if l.timeout_secs == 0 {
+            return Err(invalid("ldap.timeout-secs", "must be at least 1"));
+        }
+        l.password
+            .check()
+            .map_err(|reason| invalid("ldap.password", reason))?;
+        if let Some(p) = &self.nats.password {
+            p.check()
+                .map_err(|reason| invalid("nats.password", reason))?;
+            if self.nats.user.is_none() {
+                return Err(invalid("nats.password", "needs nats.user"));
+            }
+        }
         if !(1..=1000).contains(&l.page_size) {
             return Err(invalid("ldap.page-size", "must be 1 to 1000"));
         }
@@ -317,6 +338,15 @@ impl Config {
         for (i, r) in self.renditions.iter().enumerate() {
             r.profile()
                 .map_err(|reason| invalid(&format!("renditions[{i}]"), reason))?;
+            if self.renditions[..i]
+                .iter()
+                .any(|o| o.attribute.eq_ignore_ascii_case(&r.attribute))
+            {
+                return Err(invalid(
+                    &format!("renditions[{i}]"),
+                    format!("{} is listed twice", r.attribute),
+                ));
+            }
         }
         if self.worker.concurrency == 0 || self.worker.max_deliver < 1 {
             return Err(invalid(
@@ -355,10 +385,11 @@ impl Config {
                 .and_then(|c| c.deadline_ms)
                 .unwrap_or(defaults.deadline_ms),
         };
-        if limits.memory_mib == 0 || limits.memory_mib > 4096 || limits.deadline_ms == 0 {
+        let max_mib = crate::plugins::RuntimeOptions::default().max_memory_mib;
+        if limits.memory_mib == 0 || limits.memory_mib > max_mib || limits.deadline_ms == 0 {
             return Err(invalid(
                 &key,
-                "memory-mib must be 1 to 4096 and deadline-ms at least 1",
+                format!("memory-mib must be 1 to {max_mib} and deadline-ms at least 1"),
             ));
         }
         let mut spec = PluginSpec::new(&source.to_string(), source, limits);
@@ -366,7 +397,9 @@ impl Config {
             .as_ref()
             .map(|c| c.settings.clone())
             .unwrap_or_default();
-        if role == Role::Matcher && !spec.settings.contains_key("patterns") {
+        let builtin_matcher =
+            matches!(&spec.source, plugins::Source::Builtin(b) if b.role == Role::Matcher);
+        if builtin_matcher && !spec.settings.contains_key("patterns") {
             spec.settings
                 .insert("patterns".into(), "{employeeID}".into());
         }

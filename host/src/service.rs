@@ -39,9 +39,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<Arc<Pipeline>> {
         .as_ref()
         .map(|s| s.resolve())
         .transpose()?;
+    let ldap_password = config.ldap.password.resolve()?;
     let user = config.nats.user.as_deref().zip(nats_password.as_deref());
     let bus = Bus::connect(&config.nats.url, user).await?;
-    let directory = Directory::new(config.ldap.clone(), config.ldap.password.resolve()?);
+    let directory = Directory::new(config.ldap.clone(), ldap_password);
     directory
         .check()
         .await
@@ -54,6 +55,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Arc<Pipeline>> {
         bus,
         profiles: config.profiles(),
         base_dn: config.ldap.base_dn.clone(),
+        id_attribute: config.ldap.id_attribute.clone(),
     }))
 }
 

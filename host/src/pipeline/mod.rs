@@ -37,6 +37,8 @@ pub struct Pipeline {
     pub profiles: Vec<Profile>,
     /// Where entries are searched, for reasons.
     pub base_dn: String,
+    /// The attribute holding entries' stable ids, for reasons.
+    pub id_attribute: String,
 }
 
 /// An event that ended early, with its outcome and reason.
@@ -120,6 +122,13 @@ impl Pipeline {
             }
         };
         result.entry_dn = Some(entry.dn.clone());
+        if entry.id.is_empty() {
+            return Err(failed(format!(
+                "the entry {} has no {} to key its sync state by; set ldap.id-attribute to entryUUID (OpenLDAP) \
+                 or objectGUID (Active Directory)",
+                entry.dn, self.id_attribute
+            )));
+        }
         result.entry_id = Some(entry.id.clone());
         let previous = state::load(&self.bus, &entry.id)
             .await
@@ -151,17 +160,18 @@ impl Pipeline {
         }
         if !changes.is_empty() {
             let t = Instant::now();
-            self.directory
-                .replace(&entry.dn, &changes)
-                .await
-                .map_err(|e| {
-                    let disposition = if e.is_transient() {
-                        Disposition::Retry
-                    } else {
-                        Disposition::Ack
-                    };
-                    Stop(Outcome::Failed, e.to_string(), disposition)
-                })?;
+            if let Err(e) = self.directory.replace(&entry.dn, &changes).await {
+                for a in result.attributes.iter_mut().filter(|a| a.written) {
+                    a.written = false;
+                    a.reason = format!("not written: {e}");
+                }
+                let disposition = if e.is_transient() {
+                    Disposition::Retry
+                } else {
+                    Disposition::Ack
+                };
+                return Err(Stop(Outcome::Failed, e.to_string(), disposition));
+            }
             clock.lap("write", t);
         }
         if next != previous {
