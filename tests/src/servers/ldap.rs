@@ -63,19 +63,41 @@ impl Person {
 pub struct LdapServer {
     child: Option<Child>,
     port: u16,
+    /// The LDAPS port, when started with TLS.
+    tls_port: Option<u16>,
     dir: tempfile::TempDir,
 }
 
 impl LdapServer {
     /// Starts slapd on a free loopback port with the base entries loaded.
     pub fn start() -> Self {
+        Self::start_inner(false)
+    }
+
+    /// Starts slapd with a certificate from a private CA (see [`ca_file`](Self::ca_file)),
+    /// serving StartTLS on the plain port and LDAPS on [`ldaps_url`](Self::ldaps_url).
+    pub fn start_tls() -> Self {
+        Self::start_inner(true)
+    }
+
+    fn start_inner(tls: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("data")).expect("data dir");
         std::fs::write(dir.path().join("ad.schema"), AD_SCHEMA).expect("schema");
-        std::fs::write(dir.path().join("slapd.conf"), config(dir.path())).expect("config");
+        let mut conf = config(dir.path());
+        if tls {
+            make_certificates(dir.path());
+            let d = dir.path().display();
+            conf = format!(
+                "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/server.pem\nTLSCertificateKeyFile {d}/server.key\n{conf}"
+            );
+        }
+        std::fs::write(dir.path().join("slapd.conf"), conf).expect("config");
+        let tls_port = tls.then(super::free_port);
         let mut server = Self {
             child: None,
             port: super::free_port(),
+            tls_port,
             dir,
         };
         server.start_process();
@@ -83,12 +105,29 @@ impl LdapServer {
         server
     }
 
+    /// The PEM file of the CA that signed the server's certificate (TLS servers only).
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The LDAPS URL (TLS servers only).
+    pub fn ldaps_url(&self) -> String {
+        format!(
+            "ldaps://127.0.0.1:{}",
+            self.tls_port.expect("started with start_tls")
+        )
+    }
+
     fn start_process(&mut self) {
         let bin = super::find_binary(&["/usr/sbin/slapd"]);
+        let mut urls = format!("ldap://127.0.0.1:{}/", self.port);
+        if let Some(tls) = self.tls_port {
+            urls.push_str(&format!(" ldaps://127.0.0.1:{tls}/"));
+        }
         let child = Command::new(bin)
             .arg("-f")
             .arg(self.dir.path().join("slapd.conf"))
-            .args(["-h", &format!("ldap://127.0.0.1:{}/", self.port), "-d", "0"])
+            .args(["-h", &urls, "-d", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -267,6 +306,71 @@ impl Drop for LdapServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A private CA and a server certificate for 127.0.0.1, made with the openssl command.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=photosync test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("ext file");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }
 
 fn config(dir: &std::path::Path) -> String {
