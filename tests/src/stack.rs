@@ -102,31 +102,10 @@ impl Stack {
         std::fs::write(&password_file, format!("{password}\n")).expect("password file");
         // Shared by all tests, so each plugin is compiled once per build.
         let cache = concat!(env!("PHOTOSYNC_TEST_PLUGIN_DIR"), "/../../plugin-cache");
+        let password = format!("{{ file = \"{}\" }}", password_file.display());
         let toml = format!(
-            r#"
-[nats]
-url = "{nats}"
-
-[ldap]
-url = "{ldap}"
-bind-dn = "{dn}"
-password = {{ file = "{pw}" }}
-base-dn = "{PEOPLE_DN}"
-filter = "(objectClass=inetOrgPerson)"
-
-[plugins]
-cache-dir = "{cache}"
-
-[plugins.matcher.settings]
-patterns = "{{givenName}}_{{sn}};{{employeeID}}"
-
-[worker]
-concurrency = 4
-retry-secs = 1
-"#,
-            nats = self.nats.url(),
-            ldap = self.ldap.url(),
-            pw = password_file.display(),
+            "{}\n[plugins]\ncache-dir = \"{cache}\"\n\n[worker]\nconcurrency = 4\nretry-secs = 1\n",
+            config_toml(&self.nats.url(), &self.ldap.url(), dn, &password)
         );
         Config::parse(&toml).expect("the test configuration is valid")
     }
@@ -263,6 +242,26 @@ retry-secs = 1
     pub fn result(&mut self, event_id: &str) -> PhotoResult {
         self.result_where(event_id, |_| true)
     }
+}
+
+/// The configuration sections every test stack and the demo share: NATS, the test directory
+/// with the given bind DN and password source (a TOML inline table), and the matcher's patterns.
+pub fn config_toml(nats: &str, ldap: &str, bind_dn: &str, password: &str) -> String {
+    format!(
+        r#"[nats]
+url = "{nats}"
+
+[ldap]
+url = "{ldap}"
+bind-dn = "{bind_dn}"
+password = {password}
+base-dn = "{PEOPLE_DN}"
+filter = "(objectClass=inetOrgPerson)"
+
+[plugins.matcher.settings]
+patterns = "{{givenName}}_{{sn}};{{employeeID}}"
+"#
+    )
 }
 
 impl Drop for Stack {

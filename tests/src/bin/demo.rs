@@ -11,6 +11,7 @@ use futures::StreamExt as _;
 use photosync::events::PhotoResult;
 use photosync_tests::fixtures::write_samples;
 use photosync_tests::servers::{LdapServer, NatsServer, PEOPLE_DN, Person};
+use photosync_tests::stack::config_toml;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args_os().skip(1);
@@ -125,26 +126,14 @@ fn print_result(r: &PhotoResult) {
 }
 
 fn config_text(nats: &str, ldap: &str, bind_dn: &str) -> String {
+    let shared = config_toml(
+        nats,
+        ldap,
+        bind_dn,
+        r#"{ env = "PHOTOSYNC_LDAP_PASSWORD" }"#,
+    );
     format!(
-        r#"# Written by the photosync demo.
-[nats]
-url = "{nats}"
-
-[ldap]
-url = "{ldap}"
-bind-dn = "{bind_dn}"
-password = {{ env = "PHOTOSYNC_LDAP_PASSWORD" }}
-base-dn = "{PEOPLE_DN}"
-filter = "(objectClass=inetOrgPerson)"
-
-[plugins.matcher.settings]
-patterns = "{{givenName}}_{{sn}};{{employeeID}}"
-
-[[renditions]]
-attribute = "thumbnailPhoto"
-
-[[renditions]]
-attribute = "jpegPhoto"
-"#
+        "# Written by the photosync demo.\n{shared}\n[[renditions]]\nattribute = \"thumbnailPhoto\"\n\n\
+         [[renditions]]\nattribute = \"jpegPhoto\"\n"
     )
 }
