@@ -8,7 +8,7 @@
 //! - `profile`: the host's rendition profile, validated into a box and a byte budget.
 //! - `sniff`: the format from magic bytes, and what unsupported bytes look like.
 //! - `decode`: header checks against the pixel limit, then pixels (`jpeg` with DCT scaling,
-//!   `other` through the `image` crate).
+//!   `dc_only` for JPEGs needed at 1/8 scale, `other` through the `image` crate).
 //! - `exif`: the orientation tag from a JPEG's Exif block.
 //! - `orient`: turning pixels upright.
 //! - `pixels`: the RGB image type and colour conversions (grey, CMYK, 16-bit, alpha).

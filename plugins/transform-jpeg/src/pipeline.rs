@@ -50,7 +50,7 @@ pub fn transform<'a>(
     let decoded = decode::decode(format, photo, &request)?;
     let (rendition, sizes_tried) = fit_budget(&decoded, bound, profile.fit, &settings, &budget)?;
     let note = format!(
-        "Decoded a {} of {}x{} at scale {}/8 to {}x{} ({:?}), rendered {}x{} at quality {} in {} \
+        "Decoded a {} of {}x{} at scale {}/8 to {}x{} ({:?}{}), rendered {}x{} at quality {} in {} \
          bytes after {sizes_tried} size(s); resizer uses {:?}.",
         format.name(),
         decoded.full.width,
@@ -59,6 +59,7 @@ pub fn transform<'a>(
         decoded.image.width,
         decoded.image.height,
         decoded.orientation,
+        if decoded.dc_only { ", DC only" } else { "" },
         rendition.width,
         rendition.height,
         rendition.quality,

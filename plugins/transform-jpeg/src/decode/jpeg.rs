@@ -1,11 +1,14 @@
-//! JPEG through `jpeg-decoder`, decoded only as large as the rendition needs.
+//! JPEG, decoded only as large as the rendition needs.
 //!
+//! When 1/8 scale suffices (a thumbnail from a camera photo) and the file is a plain sequential
+//! JPEG, `dc_only` decodes it from its DC coefficients alone. Otherwise `jpeg-decoder` does:
 //! `Decoder::scale` makes the inverse DCT produce 1/8, 1/4, 1/2 or full size; a 12-megapixel
 //! photo headed for a 96×96 thumbnail is decoded at 1/8 (about 500×375) and never exists at full
 //! size in memory.
 
 use jpeg_decoder::{CodingProcess, Decoder, Error, ImageInfo, PixelFormat};
 
+use super::dc_only::{self, Header};
 use super::{Request, Stored, check_size, size_mismatch};
 use crate::error::Rejection;
 use crate::exif;
@@ -19,6 +22,36 @@ const EIGHTHS: [u32; 4] = [1, 2, 4, 8];
 
 /// Decodes a JPEG at the smallest scale that still covers what `request` needs.
 pub(super) fn decode(data: &[u8], request: &Request) -> Result<Stored, Rejection> {
+    match decode_dc_only(data, request)? {
+        Some(stored) => Ok(stored),
+        None => decode_general(data, request),
+    }
+}
+
+/// The fast path, when the file is one `dc_only` decodes and 1/8 scale covers the request.
+/// `None` otherwise, and also when the data turns out damaged: then the general path decodes
+/// the file and gives its usual verdict.
+fn decode_dc_only(data: &[u8], request: &Request) -> Result<Option<Stored>, Rejection> {
+    let Some(header) = Header::parse(data) else {
+        return Ok(None);
+    };
+    let full = Size::new(header.width.into(), header.height.into());
+    check_size(Format::Jpeg, full.width, full.height, request.max_pixels)?;
+    let need = stored_need(full, exif_orientation(header.exif_before_frame), request);
+    if eighths_for(full, need) != 1 {
+        return Ok(None);
+    }
+    Ok(dc_only::decode(data, &header).map(|decoded| Stored {
+        image: decoded.image,
+        full,
+        scale: 1.0 / 8.0,
+        orientation: exif_orientation(decoded.exif),
+        dc_only: true,
+    }))
+}
+
+/// Decodes with `jpeg-decoder`, which reads every kind of JPEG.
+fn decode_general(data: &[u8], request: &Request) -> Result<Stored, Rejection> {
     let mut decoder = Decoder::new(data);
     decoder.read_info().map_err(jpeg_error)?;
     let info = frame_info(&decoder)?;
@@ -46,6 +79,7 @@ pub(super) fn decode(data: &[u8], request: &Request) -> Result<Stored, Rejection
         full,
         scale,
         orientation: orientation(&decoder),
+        dc_only: false,
     })
 }
 
@@ -56,9 +90,12 @@ fn frame_info(decoder: &Decoder<&[u8]>) -> Result<ImageInfo, Rejection> {
 }
 
 fn orientation(decoder: &Decoder<&[u8]>) -> Orientation {
-    decoder
-        .exif_data()
-        .and_then(exif::orientation)
+    exif_orientation(decoder.exif_data())
+}
+
+/// The orientation an Exif block (if any) records; `Normal` when it records none.
+fn exif_orientation(exif: Option<&[u8]>) -> Orientation {
+    exif.and_then(exif::orientation)
         .unwrap_or(Orientation::Normal)
 }
 

@@ -2,8 +2,10 @@
 //!
 //! Both paths read the header first and refuse oversized images before any pixel buffer is
 //! allocated. JPEG goes through `jpeg-decoder` with DCT-domain downscaling (the main speed
-//! lever); the other formats go through the `image` crate at full size.
+//! lever), or at 1/8 scale through `dc_only`, which reads only the DC coefficients; the other
+//! formats go through the `image` crate at full size.
 
+mod dc_only;
 mod jpeg;
 mod other;
 
@@ -37,6 +39,8 @@ pub struct Decoded {
     pub scale: f64,
     /// The Exif orientation that was applied.
     pub orientation: Orientation,
+    /// Whether a JPEG was decoded from its DC coefficients alone (the 1/8-scale fast path).
+    pub dc_only: bool,
 }
 
 /// The decoder's output before orientation: stored pixels and what to do with them.
@@ -46,6 +50,7 @@ struct Stored {
     full: Size,
     scale: f64,
     orientation: Orientation,
+    dc_only: bool,
 }
 
 /// Decodes `data`, which `sniff` recognised as `format`.
@@ -65,6 +70,7 @@ pub fn decode(format: Format, data: &[u8], request: &Request) -> Result<Decoded,
         full,
         scale: stored.scale,
         orientation,
+        dc_only: stored.dc_only,
     })
 }
 

@@ -54,6 +54,7 @@ pub(super) fn decode(format: Format, data: &[u8], request: &Request) -> Result<S
         full: Size::new(width, height),
         scale: 1.0,
         orientation,
+        dc_only: false,
     })
 }
 

@@ -1,0 +1,201 @@
+//! The bit reader of the entropy-coded data, and the two things the DC-only path reads with
+//! it: a DC difference, and a block's AC coefficients, skipped.
+
+use super::huffman::{
+    AcTable, DC_RAW, DcTable, EOB_ADVANCE, LUT_BITS, RUN_BITS, RUN_EOB, ac_entry, dc_entry, extend,
+};
+
+/// Most bits one DC difference takes: a 16-bit code and 11 extra bits.
+const MAX_DC_BITS: u32 = 27;
+
+/// A bit reader over entropy-coded bytes: `FF 00` stands for `FF`, any other `FF xx` is a
+/// marker, where reading stops and zero bits are supplied instead (T.81 F.2.2.5).
+///
+/// `Copy`, and passed by value to the one function that is not inlined, so that the compiler
+/// keeps it in registers through the decoding loop.
+#[derive(Clone, Copy)]
+pub(super) struct Bits<'a> {
+    data: &'a [u8],
+    /// The next byte to read.
+    pos: usize,
+    /// Bits not yet consumed, first bit highest; `count` of them are valid.
+    buf: u64,
+    count: u32,
+    /// How many of the valid bits (the lowest) are zeros supplied past a marker or the end of
+    /// the data. Consuming any of them means the scan ran out of data.
+    padding: u32,
+    /// Reading has reached a marker (`pos` is at its first `FF`) or the end of the data.
+    stopped: bool,
+}
+
+impl<'a> Bits<'a> {
+    pub(super) fn new(data: &'a [u8], pos: usize) -> Self {
+        Self {
+            data,
+            pos,
+            buf: 0,
+            count: 0,
+            padding: 0,
+            stopped: false,
+        }
+    }
+
+    /// The next `n` bits (1 to 32), without consuming them.
+    #[inline(always)]
+    fn peek(&self, n: u32) -> u32 {
+        (self.buf >> (64 - n)) as u32
+    }
+
+    /// Consumes `n` bits; callers have made sure `n <= count` with `refill`.
+    #[inline(always)]
+    fn consume(&mut self, n: u32) {
+        self.buf <<= n;
+        self.count -= n;
+    }
+
+    /// Tops the buffer up to at least 56 bits: eight bytes at once when none of them is `FF`.
+    ///
+    /// The fast case ORs the next eight bytes in right after the valid bits and counts only
+    /// the whole bytes that fit; the bits of a byte that fits in part are ORed in again, as
+    /// the same bits, by the next refill.
+    #[inline(always)]
+    fn refill(&mut self) {
+        if !self.stopped
+            && let Some(&chunk) = self.data.get(self.pos..).and_then(|d| d.first_chunk::<8>())
+        {
+            let word = u64::from_be_bytes(chunk);
+            // A byte of `word` is FF exactly when the same byte of `!word` is zero.
+            let inverted = !word;
+            let has_ff = inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted;
+            if has_ff & 0x8080_8080_8080_8080 == 0 {
+                self.buf |= word >> self.count;
+                self.pos += ((63 - self.count) / 8) as usize;
+                self.count |= 56;
+                return;
+            }
+        }
+        *self = self.refill_slowly();
+    }
+
+    /// Byte by byte, unstuffing `FF 00` and stopping at a marker or the end of the data.
+    #[cold]
+    #[inline(never)]
+    fn refill_slowly(mut self) -> Self {
+        while self.count <= 56 {
+            match self.next_byte() {
+                Some(byte) => self.buf |= u64::from(byte) << (56 - self.count),
+                None => self.padding = self.padding.saturating_add(8),
+            }
+            self.count += 8;
+        }
+        self
+    }
+
+    fn next_byte(&mut self) -> Option<u8> {
+        if self.stopped {
+            return None;
+        }
+        let byte = self.data.get(self.pos).copied();
+        match (byte, self.data.get(self.pos + 1)) {
+            (Some(0xFF), Some(0x00)) => {
+                self.pos += 2;
+                byte
+            }
+            (Some(0xFF), _) | (None, _) => {
+                self.stopped = true;
+                None
+            }
+            (Some(_), _) => {
+                self.pos += 1;
+                byte
+            }
+        }
+    }
+
+    /// Decodes one DC difference (T.81 F.2.2.1).
+    #[inline(always)]
+    pub(super) fn dc_diff(&mut self, table: &DcTable) -> Option<i16> {
+        if self.count < MAX_DC_BITS {
+            self.refill();
+        }
+        let mut entry = table.lut[self.peek(LUT_BITS) as usize];
+        if entry == 0 {
+            let (size, len) = table.codes.decode(self.peek(16))?;
+            entry = dc_entry(size, len)?;
+        }
+        self.consume(entry & 0xFF);
+        if entry & DC_RAW == 0 {
+            return Some((entry >> 16) as u16 as i16);
+        }
+        let size = entry >> 16;
+        if size == 0 {
+            return Some(0);
+        }
+        let bits = self.peek(size);
+        self.consume(size);
+        Some(extend(bits, size))
+    }
+
+    /// Skips a block's AC coefficients (T.81 F.2.2.2) up to its end-of-block or coefficient 63:
+    /// several short symbols at a time while they stay inside the block, else one by one.
+    #[inline(always)]
+    pub(super) fn skip_ac(&mut self, table: &AcTable) -> Option<()> {
+        let mut k = 1;
+        loop {
+            // At least 56 bits after this; one pass takes at most 26 (a 16-bit code and 10).
+            self.refill();
+            let run = u32::from(table.runs[self.peek(RUN_BITS) as usize]);
+            let advance = (run >> 4) & 127;
+            if k + advance <= 64 {
+                self.consume(run & 15);
+                k += advance;
+                if run & u32::from(RUN_EOB) != 0 || k == 64 {
+                    return Some(());
+                }
+                continue;
+            }
+            let mut entry = u32::from(table.lut[self.peek(LUT_BITS) as usize]);
+            if entry == 0 {
+                let (symbol, len) = table.codes.decode(self.peek(16))?;
+                entry = u32::from(ac_entry(symbol, len)?);
+            }
+            self.consume(entry & 0xFF);
+            k += entry >> 8;
+            if k >= 64 {
+                // Exactly 64 after coefficient 63; past EOB_ADVANCE after an end-of-block;
+                // anything else is a run past the end of the block.
+                return (k == 64 || k > EOB_ADVANCE).then_some(());
+            }
+        }
+    }
+
+    /// Whether more bits were consumed than the data held.
+    pub(super) fn overran(&self) -> bool {
+        self.count < self.padding
+    }
+
+    /// Moves past the restart marker RSTn that must end the interval (T.81 F.2.1.3, B.2.1).
+    pub(super) fn restart(&mut self, n: u8) -> Option<()> {
+        // Only the padding of the interval's last byte may be left over.
+        if self.overran() || self.count - self.padding >= 8 {
+            return None;
+        }
+        let mut at = self.pos;
+        if *self.data.get(at)? != 0xFF {
+            return None;
+        }
+        while *self.data.get(at)? == 0xFF {
+            at += 1;
+        }
+        if *self.data.get(at)? != 0xD0 + n {
+            return None;
+        }
+        *self = Self::new(self.data, at + 1);
+        Some(())
+    }
+
+    /// Where the marker search goes on after the scan, if the data sufficed.
+    pub(super) fn finish(self) -> Option<usize> {
+        (!self.overran()).then_some(self.pos)
+    }
+}

@@ -1,0 +1,306 @@
+//! The DC-only path against `jpeg-decoder` at 1/8 scale on generated JPEGs of every layout it
+//! takes, what it leaves to the general decoder, and damaged input.
+
+#![allow(clippy::unwrap_used)]
+
+use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+
+use super::{Header, decode};
+use crate::pixels;
+
+/// Smooth colours with stripes and noise, like a photo: `width` × `height` RGB.
+fn photo(width: u16, height: u16, seed: u32) -> Vec<u8> {
+    let mut state = seed.max(1);
+    let mut out = Vec::new();
+    for y in 0..u32::from(height) {
+        for x in 0..u32::from(width) {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let noise = (state % 41) as i32 - 20;
+            let stripe = if (x / 5 + y / 7) % 2 == 0 { 50 } else { 0 };
+            let r = (x * 255 / u32::from(width)) as i32 + noise;
+            let g = (y * 255 / u32::from(height)) as i32 + stripe - noise;
+            let b = 255 - (x + y) as i32 % 256 + noise / 2;
+            out.extend([r, g, b].map(|v| v.clamp(0, 255) as u8));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    sampling: SamplingFactor,
+    grey: bool,
+    quality: u8,
+    restart: u16,
+    optimized: bool,
+}
+
+const DEFAULT: Options = Options {
+    sampling: SamplingFactor::R_4_2_0,
+    grey: false,
+    quality: 90,
+    restart: 0,
+    optimized: false,
+};
+
+fn encode(width: u16, height: u16, options: Options) -> Vec<u8> {
+    let rgb = photo(width, height, u32::from(width) * 31 + u32::from(height));
+    let mut out = Vec::new();
+    let mut encoder = Encoder::new(&mut out, options.quality);
+    encoder.set_sampling_factor(options.sampling);
+    encoder.set_optimized_huffman_tables(options.optimized);
+    if options.restart > 0 {
+        encoder.set_restart_interval(options.restart);
+    }
+    if options.grey {
+        let grey: Vec<u8> = rgb.chunks(3).map(|p| p[1]).collect();
+        encoder
+            .encode(&grey, width, height, ColorType::Luma)
+            .unwrap();
+    } else {
+        encoder.encode(&rgb, width, height, ColorType::Rgb).unwrap();
+    }
+    out
+}
+
+/// `jpeg-decoder` at 1/8 scale, as RGB.
+fn reference(jpeg: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut decoder = jpeg_decoder::Decoder::new(jpeg);
+    decoder.read_info().unwrap();
+    let info = decoder.info().unwrap();
+    decoder
+        .scale(info.width.div_ceil(8), info.height.div_ceil(8))
+        .unwrap();
+    let pixels = decoder.decode().unwrap();
+    let info = decoder.info().unwrap();
+    let rgb = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => pixels::grey_to_rgb(&pixels),
+        _ => pixels,
+    };
+    (info.width.into(), info.height.into(), rgb)
+}
+
+fn fast(jpeg: &[u8]) -> Option<(u32, u32, Vec<u8>)> {
+    let header = Header::parse(jpeg)?;
+    let image = decode(jpeg, &header)?.image;
+    Some((image.width, image.height, image.data))
+}
+
+/// Decodes both ways and checks sizes and that no channel differs by more than `tolerance`.
+fn assert_matches(jpeg: &[u8], what: &str) {
+    let (w, h, expected) = reference(jpeg);
+    let (fw, fh, actual) = fast(jpeg).unwrap_or_else(|| panic!("{what}: the fast path refused"));
+    assert_eq!((fw, fh), (w, h), "{what}");
+    let worst = expected
+        .iter()
+        .zip(&actual)
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap_or(0);
+    let total: u64 = expected
+        .iter()
+        .zip(&actual)
+        .map(|(a, b)| u64::from(a.abs_diff(*b)))
+        .sum();
+    let mean = total as f64 / expected.len().max(1) as f64;
+    // jpeg-decoder rounds block means down where this path rounds to nearest, so a difference
+    // of about one level on average is expected (the mean says little for a few pixels).
+    let tiny = expected.len() < 300;
+    assert!(
+        worst <= 4 && (mean < 1.5 || tiny),
+        "{what}: worst {worst}, mean {mean:.2}"
+    );
+}
+
+#[test]
+fn matches_the_general_decoder_for_every_sampling() {
+    let samplings = [
+        SamplingFactor::R_4_4_4,
+        SamplingFactor::R_4_2_2,
+        SamplingFactor::R_4_4_0,
+        SamplingFactor::R_4_2_0,
+    ];
+    for sampling in samplings {
+        for (w, h) in [(203, 157), (256, 128), (17, 9), (8, 8), (1, 1), (9, 33)] {
+            let options = Options {
+                sampling,
+                ..DEFAULT
+            };
+            assert_matches(&encode(w, h, options), &format!("{sampling:?} {w}x{h}"));
+        }
+    }
+}
+
+#[test]
+fn matches_for_grey_quality_and_table_variants() {
+    for (w, h) in [(203, 157), (64, 64), (3, 5)] {
+        let grey = Options {
+            grey: true,
+            ..DEFAULT
+        };
+        assert_matches(&encode(w, h, grey), &format!("grey {w}x{h}"));
+    }
+    // A lone component is one block per MCU whatever sampling factors it declares.
+    let mut grey = encode(
+        75,
+        41,
+        Options {
+            grey: true,
+            ..DEFAULT
+        },
+    );
+    let sampling = find_marker(&grey, 0xC0) + 11;
+    assert_eq!(grey[sampling], 0x11);
+    grey[sampling] = 0x22;
+    assert_matches(&grey, "grey declaring 2x2");
+    for quality in [1, 30, 75, 100] {
+        let options = Options { quality, ..DEFAULT };
+        assert_matches(&encode(120, 90, options), &format!("quality {quality}"));
+    }
+}
+
+#[test]
+fn matches_with_restart_intervals() {
+    for restart in [1, 3, 7, 100] {
+        for sampling in [SamplingFactor::R_4_2_0, SamplingFactor::R_4_4_4] {
+            let options = Options {
+                restart,
+                sampling,
+                ..DEFAULT
+            };
+            assert_matches(&encode(203, 157, options), &format!("restart {restart}"));
+        }
+        let grey = Options {
+            restart,
+            grey: true,
+            ..DEFAULT
+        };
+        assert_matches(&encode(99, 45, grey), &format!("grey restart {restart}"));
+    }
+}
+
+/// The offset of the first `FF <marker>` in `jpeg`.
+fn find_marker(jpeg: &[u8], marker: u8) -> usize {
+    jpeg.windows(2).position(|w| w == [0xFF, marker]).unwrap()
+}
+
+#[test]
+fn other_layouts_are_left_to_the_general_decoder() {
+    let progressive = {
+        let mut out = Vec::new();
+        let mut encoder = Encoder::new(&mut out, 90);
+        encoder.set_progressive(true);
+        encoder
+            .encode(&photo(64, 64, 1), 64, 64, ColorType::Rgb)
+            .unwrap();
+        out
+    };
+    assert!(Header::parse(&progressive).is_none(), "progressive");
+    let cmyk = {
+        let mut out = Vec::new();
+        let encoder = Encoder::new(&mut out, 90);
+        encoder
+            .encode(&[9; 64 * 64 * 4], 64, 64, ColorType::Cmyk)
+            .unwrap();
+        out
+    };
+    assert!(Header::parse(&cmyk).is_none(), "CMYK");
+    let wide = Options {
+        sampling: SamplingFactor::R_4_1_1,
+        ..DEFAULT
+    };
+    assert!(Header::parse(&encode(64, 64, wide)).is_none(), "4:1:1");
+    // jpeg-encoder writes one scan per component when it optimises the tables.
+    let optimized = Options {
+        optimized: true,
+        ..DEFAULT
+    };
+    assert!(
+        Header::parse(&encode(64, 64, optimized)).is_none(),
+        "one scan per component"
+    );
+
+    let baseline = encode(64, 64, DEFAULT);
+    let sof = find_marker(&baseline, 0xC0);
+    let mut arithmetic = baseline.clone();
+    arithmetic[sof + 1] = 0xC9;
+    assert!(Header::parse(&arithmetic).is_none(), "arithmetic");
+    let mut twelve_bit = baseline.clone();
+    twelve_bit[sof + 4] = 12;
+    assert!(Header::parse(&twelve_bit).is_none(), "12-bit");
+    // An Adobe marker saying the three components are RGB, not YCbCr.
+    let mut adobe = b"\xFF\xD8\xFF\xEE\x00\x0EAdobe\x00\x64\x00\x00\x00\x00\x00".to_vec();
+    adobe.extend_from_slice(&baseline[2..]);
+    assert!(Header::parse(&adobe).is_some(), "JFIF outranks Adobe");
+    // SOI and APP14 take 18 bytes, the JFIF APP0 the next 18.
+    assert_eq!(adobe[18..20], [0xFF, 0xE0]);
+    let without_jfif: Vec<u8> = [&adobe[..18], &adobe[36..]].concat();
+    assert!(Header::parse(&without_jfif).is_none(), "Adobe RGB");
+    assert!(Header::parse(&baseline).is_some());
+}
+
+#[test]
+fn wrong_restart_numbers_are_left_to_the_general_decoder() {
+    let options = Options {
+        restart: 2,
+        ..DEFAULT
+    };
+    let jpeg = encode(203, 157, options);
+    assert!(fast(&jpeg).is_some());
+    let mut wrong = jpeg.clone();
+    let rst1 = find_marker(&wrong, 0xD1);
+    wrong[rst1 + 1] = 0xD3;
+    assert!(fast(&wrong).is_none());
+    let mut missing = jpeg;
+    let rst1 = find_marker(&missing, 0xD1);
+    missing.drain(rst1..rst1 + 2);
+    assert!(fast(&missing).is_none());
+}
+
+#[test]
+fn exif_is_found_before_the_frame_and_after_the_scan() {
+    let mut out = Vec::new();
+    let mut encoder = Encoder::new(&mut out, 90);
+    encoder.add_exif_metadata(b"II*\0early").unwrap();
+    encoder
+        .encode(&photo(32, 32, 3), 32, 32, ColorType::Rgb)
+        .unwrap();
+    let header = Header::parse(&out).unwrap();
+    assert_eq!(header.exif_before_frame, Some(&b"II*\0early"[..]));
+    let eoi = out.len() - 2;
+    let late = [&out[..eoi], b"\xFF\xE1\x00\x0CExif\0\0late", &out[eoi..]].concat();
+    let header = Header::parse(&late).unwrap();
+    assert_eq!(decode(&late, &header).unwrap().exif, Some(&b"late"[..]));
+    assert_eq!(header.exif_before_frame, Some(&b"II*\0early"[..]));
+}
+
+#[test]
+fn damaged_data_never_panics_and_truncation_is_refused() {
+    let options = Options {
+        restart: 4,
+        ..DEFAULT
+    };
+    for jpeg in [encode(90, 70, options), encode(70, 50, DEFAULT)] {
+        let scan = find_marker(&jpeg, 0xDA);
+        for len in 0..jpeg.len() - 1 {
+            let cut = &jpeg[..len];
+            let decoded = Header::parse(cut).and_then(|h| decode(cut, &h));
+            // Cut inside the scan, the data ends before EOI: never a (garbled) success.
+            assert!(decoded.is_none() || len < scan, "cut at {len}");
+        }
+        let mut state = 0x1234_5678_u32;
+        for _ in 0..3000 {
+            let mut damaged = jpeg.clone();
+            for _ in 0..1 + state % 4 {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let at = (state >> 8) as usize % damaged.len();
+                damaged[at] = (state >> 24) as u8;
+            }
+            if let Some(header) = Header::parse(&damaged) {
+                let _ = decode(&damaged, &header);
+            }
+        }
+    }
+}
