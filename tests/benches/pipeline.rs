@@ -85,9 +85,12 @@ fn main() {
     }
     let mut config = config;
     config.worker.concurrency = 64;
-    let start = Instant::now();
+    // The clock starts at the first result, so that the service's start-up (plugin loading,
+    // connecting) is not counted as throughput.
     stack.start_service_with(config);
-    let results = stack.next_results(total, Duration::from_secs(600));
+    let mut results = stack.next_results(1, Duration::from_secs(600));
+    let start = Instant::now();
+    results.extend(stack.next_results(total - 1, Duration::from_secs(600)));
     let took = start.elapsed();
     let unchanged = results
         .iter()
@@ -97,7 +100,7 @@ fn main() {
     println!(
         "re-sent unchanged photos ({} KB inline, no LDAP write): {:.0} events/s ({total} events in {:.2} s, concurrency 64)",
         small[0].len() / 1024,
-        total as f64 / took.as_secs_f64(),
+        (total - 1) as f64 / took.as_secs_f64(),
         took.as_secs_f64()
     );
 }
