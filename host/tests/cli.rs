@@ -2,9 +2,11 @@
 
 use std::process::Command;
 
-fn photosync() -> Command {
+/// The binary, with its compiled-plugin cache in `cache`.
+fn photosync(cache: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_photosync"));
-    cmd.env("PHOTOSYNC_LOG", "warn");
+    cmd.env("PHOTOSYNC_LOG", "warn")
+        .env("XDG_CACHE_HOME", cache);
     cmd
 }
 
@@ -68,12 +70,11 @@ fn transform_writes_a_thumbnail() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = sample_png(dir.path());
     let output = dir.path().join("out.jpg");
-    let out = photosync()
+    let out = photosync(dir.path())
         .arg("transform")
         .arg(&input)
         .arg("-o")
         .arg(&output)
-        .env("XDG_CACHE_HOME", dir.path())
         .output()
         .expect("runs");
     assert!(
@@ -93,12 +94,11 @@ fn transform_of_a_text_file_is_refused_with_a_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("12345.jpg");
     std::fs::write(&input, "not a photo at all").expect("write");
-    let out = photosync()
+    let out = photosync(dir.path())
         .arg("transform")
         .arg(&input)
         .arg("-o")
         .arg(dir.path().join("out.jpg"))
-        .env("XDG_CACHE_HOME", dir.path())
         .output()
         .expect("runs");
     assert!(!out.status.success());
@@ -113,9 +113,8 @@ fn transform_of_a_text_file_is_refused_with_a_reason() {
 #[test]
 fn inspect_describes_a_builtin_and_refuses_a_non_component() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = photosync()
+    let out = photosync(dir.path())
         .args(["plugin", "inspect", "builtin:dedup-md5"])
-        .env("XDG_CACHE_HOME", dir.path())
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -132,10 +131,9 @@ fn inspect_describes_a_builtin_and_refuses_a_non_component() {
 
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, "(module)").expect("write");
-    let out = photosync()
+    let out = photosync(dir.path())
         .args(["plugin", "inspect"])
         .arg(&bogus)
-        .env("XDG_CACHE_HOME", dir.path())
         .output()
         .expect("runs");
     assert!(!out.status.success());

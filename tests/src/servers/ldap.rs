@@ -196,18 +196,25 @@ impl LdapServer {
         self.admin_tool("ldapmodify", ldif);
     }
 
+    /// An ldap-utils command bound to this server as the administrator.
+    fn as_admin(&self, tool: &str) -> Command {
+        let mut cmd = Command::new(tool);
+        cmd.args([
+            "-x",
+            "-H",
+            &self.url(),
+            "-D",
+            ADMIN_DN,
+            "-w",
+            ADMIN_PASSWORD,
+        ]);
+        cmd
+    }
+
     fn admin_tool(&self, tool: &str, ldif: &str) {
         use std::io::Write as _;
-        let mut child = Command::new(tool)
-            .args([
-                "-x",
-                "-H",
-                &self.url(),
-                "-D",
-                ADMIN_DN,
-                "-w",
-                ADMIN_PASSWORD,
-            ])
+        let mut child = self
+            .as_admin(tool)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -232,19 +239,9 @@ impl LdapServer {
     /// Reads one attribute of one entry as the administrator: its values and, for checking that
     /// nothing was written, the entry's modifyTimestamp and entryCSN.
     pub fn read(&self, dn: &str, attribute: &str) -> Entry {
-        let out = Command::new("ldapsearch")
-            .args([
-                "-x",
-                "-LLL",
-                "-o",
-                "ldif-wrap=no",
-                "-H",
-                &self.url(),
-                "-D",
-                ADMIN_DN,
-                "-w",
-                ADMIN_PASSWORD,
-            ])
+        let out = self
+            .as_admin("ldapsearch")
+            .args(["-LLL", "-o", "ldif-wrap=no"])
             .args([
                 "-s",
                 "base",
