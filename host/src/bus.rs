@@ -24,6 +24,24 @@ fn err(what: &str, e: impl std::fmt::Display) -> BusError {
     BusError(format!("{what}: {e}"))
 }
 
+/// The object store's content digest of `bytes`: `SHA-256=` and the URL-safe base64 of the hash.
+pub fn content_digest(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    format!(
+        "SHA-256={}",
+        base64::engine::general_purpose::URL_SAFE.encode(sha2::Sha256::digest(bytes))
+    )
+}
+
+/// A photo read from the photo bucket.
+#[derive(Debug)]
+pub struct StoredPhoto {
+    pub bytes: Vec<u8>,
+    /// The object's content digest, `SHA-256=…`; the bytes were checked against it.
+    pub content: String,
+}
+
 /// Connected NATS with the streams and buckets photosync uses.
 #[derive(Clone)]
 pub struct Bus {
@@ -98,8 +116,12 @@ impl Bus {
         })
     }
 
-    /// Stores a photo under `name` in the photo bucket.
+    /// Stores a photo under `name` in the photo bucket, unless the same bytes are there already.
     pub async fn put_photo(&self, name: &str, bytes: &[u8]) -> Result<(), BusError> {
+        if self.photo_content(name).await? == Some(content_digest(bytes)) {
+            // Already there, byte for byte: a photo sent again is not copied again.
+            return Ok(());
+        }
         let mut reader = bytes;
         self.photos
             .put(name, &mut reader)
@@ -108,19 +130,32 @@ impl Bus {
             .map_err(|e| err(&format!("cannot store photo {name}"), e))
     }
 
-    /// The photo stored under `name`, or `None` when there is none.
-    pub async fn get_photo(&self, name: &str) -> Result<Option<Vec<u8>>, BusError> {
+    /// The photo stored under `name` with its content digest (the object's `SHA-256=…`, checked
+    /// against the bytes as they are read), or `None` when there is none.
+    pub async fn get_photo(&self, name: &str) -> Result<Option<StoredPhoto>, BusError> {
         let mut object = match self.photos.get(name).await {
             Ok(object) => object,
             Err(e) if e.kind() == object_store::GetErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(err(&format!("cannot read photo {name}"), e)),
         };
+        let content = object.info.digest.clone().unwrap_or_default();
         let mut bytes = Vec::new();
         object
             .read_to_end(&mut bytes)
             .await
             .map_err(|e| err(&format!("cannot read photo {name}"), e))?;
-        Ok(Some(bytes))
+        Ok(Some(StoredPhoto { bytes, content }))
+    }
+
+    /// The content digest of the photo stored under `name` without reading it, or `None` when
+    /// there is none.
+    pub async fn photo_content(&self, name: &str) -> Result<Option<String>, BusError> {
+        match self.photos.info(name).await {
+            Ok(info) if info.deleted => Ok(None),
+            Ok(info) => Ok(info.digest),
+            Err(e) if e.kind() == object_store::InfoErrorKind::NotFound => Ok(None),
+            Err(e) => Err(err(&format!("cannot read photo {name}"), e)),
+        }
     }
 
     /// Publishes a photo-upload event, with its id as the JetStream message id.

@@ -54,6 +54,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Arc<Pipeline>> {
         directory,
         bus,
         profiles: config.profiles(),
+        digests: Default::default(),
         base_dn: config.ldap.base_dn.clone(),
         id_attribute: config.ldap.id_attribute.clone(),
     }))

@@ -73,9 +73,15 @@ fn the_same_photo_again_is_unchanged_and_nothing_is_modified() {
     let first = stack.publish("12345.jpg", &photo, &[]);
     assert_eq!(stack.result(&first).outcome, Outcome::Written);
     let before = stack.ldap.read(&ada.dn(), "thumbnailPhoto");
+    let stored = stored_object(&stack, "12345.jpg");
     let again = stack.publish("12345.jpg", &photo, &[]);
     let result = stack.result(&again);
     assert_eq!(result.outcome, Outcome::Unchanged, "{result:?}");
+    assert_eq!(
+        stored_object(&stack, "12345.jpg"),
+        stored,
+        "the same bytes are not stored in the bucket again"
+    );
     let after = stack.ldap.read(&ada.dn(), "thumbnailPhoto");
     assert_eq!(before, after, "modifyTimestamp and entryCSN did not move");
     let other = stack.publish("12345.jpg", &camera_photo(3), &[]);
@@ -84,6 +90,20 @@ fn the_same_photo_again_is_unchanged_and_nothing_is_modified() {
         stack.ldap.read(&ada.dn(), "thumbnailPhoto").values,
         before.values
     );
+}
+
+/// The bucket's id and content digest of the object stored under `name`.
+fn stored_object(stack: &Stack, name: &str) -> (String, Option<String>) {
+    stack.rt.block_on(async {
+        let bucket = stack
+            .bus
+            .js
+            .get_object_store(photosync::events::PHOTOS_BUCKET)
+            .await
+            .expect("photo bucket");
+        let info = bucket.info(name).await.expect("object info");
+        (info.nuid, info.digest)
+    })
 }
 
 #[test]

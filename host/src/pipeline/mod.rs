@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use base64::Engine as _;
 
 use crate::bus::Bus;
 use crate::directory::{Directory, Entry};
@@ -16,6 +15,10 @@ use crate::plugins::{
 use crate::state::{self, EntryState};
 
 mod rendition;
+mod source;
+
+use source::Source;
+pub use source::Digests;
 
 /// What to do with the message after its result is published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,8 @@ pub struct Pipeline {
     pub directory: Directory,
     pub bus: Bus,
     pub profiles: Vec<Profile>,
+    /// Source digests of bucket photos seen before, by content.
+    pub digests: Digests,
     /// Where entries are searched, for reasons.
     pub base_dn: String,
     /// The attribute holding entries' stable ids, for reasons.
@@ -69,8 +74,12 @@ impl Pipeline {
     /// Handles one event payload on its `delivery`-th delivery.
     pub async fn handle(&self, payload: &[u8], delivery: u64) -> (PhotoResult, Disposition) {
         let mut clock = Clock(Instant::now(), BTreeMap::new());
+        let event = parse(payload);
         let mut result = PhotoResult {
-            event_id: event_id_of(payload),
+            event_id: match &event {
+                Ok(event) => plugins::clip(&event.id, 200),
+                Err(_) => event_id_of(payload),
+            },
             outcome: Outcome::Failed,
             file_name: None,
             entry_dn: None,
@@ -81,7 +90,11 @@ impl Pipeline {
             timings_ms: BTreeMap::new(),
             delivery,
         };
-        let disposition = match self.run(payload, &mut result, &mut clock).await {
+        let outcome = match event {
+            Ok(event) => self.run(event, &mut result, &mut clock).await,
+            Err(stop) => Err(stop),
+        };
+        let disposition = match outcome {
             Ok(outcome) => {
                 result.outcome = outcome;
                 Disposition::Ack
@@ -101,22 +114,20 @@ impl Pipeline {
 
     async fn run(
         &self,
-        payload: &[u8],
+        event: PhotoUpload,
         result: &mut PhotoResult,
         clock: &mut Clock,
     ) -> Result<Outcome, Stop> {
-        let event = parse(payload)?;
         result.file_name = Some(event.file_name.clone());
-        let photo = self.photo_bytes(&event).await?;
         let t = Instant::now();
-        let source_digest = self.deduper.digest(&photo).map_err(plugin_failed)?;
-        clock.lap("dedup", t);
-        result.source_digest = Some(source_digest.clone());
+        let mut source = self.source(&event.photo).await?;
+        clock.lap("source", t);
+        result.source_digest = Some(source.digest.clone());
         let entry = match self.find_entry(&event, clock).await {
             Ok(entry) => entry,
             Err(stop) => {
                 if matches!(stop.0, Outcome::NoMatch | Outcome::Ambiguous) {
-                    self.keep_photo(&event, &photo).await?;
+                    self.keep_photo(&event, &mut source).await?;
                 }
                 return Err(stop);
             }
@@ -141,17 +152,18 @@ impl Pipeline {
         let mut changes = Vec::new();
         let input = rendition::Input {
             event_id: &event.id,
-            photo: &photo,
-            source_digest: &source_digest,
             entry: &entry,
         };
         for profile in &self.profiles {
-            let done = self.rendition(
-                &input,
-                previous.sync_state(&profile.attribute),
-                profile,
-                clock,
-            )?;
+            let done = self
+                .rendition(
+                    &input,
+                    &mut source,
+                    previous.sync_state(&profile.attribute),
+                    profile,
+                    clock,
+                )
+                .await?;
             if let Some(state) = done.state {
                 next.attributes.insert(profile.attribute.clone(), state);
             }
@@ -186,31 +198,11 @@ impl Pipeline {
         })
     }
 
-    /// The photo's bytes, from the event or the photo bucket.
-    async fn photo_bytes(&self, event: &PhotoUpload) -> Result<Vec<u8>, Stop> {
-        match &event.photo {
-            PhotoRef::Inline(b64) => base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|e| reject(format!("the inline photo is not valid base64: {e}"))),
-            PhotoRef::Object(name) => match self
-                .bus
-                .get_photo(name)
-                .await
-                .map_err(|e| failed(e.to_string()))?
-            {
-                Some(bytes) => Ok(bytes),
-                None => Err(reject(format!(
-                    "the event refers to the object {name:?}, which is not in the bucket {}; publish the photo again",
-                    crate::events::PHOTOS_BUCKET
-                ))),
-            },
-        }
-    }
-
     /// Keeps an inline photo in the photo bucket under its file name, so that it can be applied
     /// later (to a person who does not exist yet, or on a resync).
-    async fn keep_photo(&self, event: &PhotoUpload, photo: &[u8]) -> Result<(), Stop> {
+    async fn keep_photo(&self, event: &PhotoUpload, source: &mut Source) -> Result<(), Stop> {
         if matches!(event.photo, PhotoRef::Inline(_)) {
+            let photo = source.bytes(self).await?;
             self.bus
                 .put_photo(&event.file_name, photo)
                 .await

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use tokio::task::block_in_place;
 
+use super::source::Source;
 use super::{Clock, Pipeline, Stop, plugin_failed, reject};
 use crate::directory::Entry;
 use crate::events::AttributeResult;
@@ -14,8 +15,6 @@ use crate::state::AttributeState;
 /// What every rendition of an event shares.
 pub(super) struct Input<'a> {
     pub event_id: &'a str,
-    pub photo: &'a [u8],
-    pub source_digest: &'a str,
     pub entry: &'a Entry,
 }
 
@@ -29,9 +28,10 @@ pub(super) struct Done {
 }
 
 impl Pipeline {
-    pub(super) fn rendition(
+    pub(super) async fn rendition(
         &self,
         input: &Input<'_>,
+        source: &mut Source,
         state: Option<SyncState>,
         profile: &Profile,
         clock: &mut Clock,
@@ -51,7 +51,7 @@ impl Pipeline {
             .map_err(plugin_failed)?;
         let mut ask = DedupInput {
             attribute: profile.attribute.clone(),
-            source_digest: input.source_digest.to_owned(),
+            source_digest: source.digest.clone(),
             output_digest: None,
             state,
             current_digests,
@@ -60,8 +60,9 @@ impl Pipeline {
         clock.lap("dedup", t);
         let mut rendition = None;
         if decision == Decision::NeedOutput {
+            let photo = source.bytes(self).await?;
             let t = Instant::now();
-            let r = block_in_place(|| self.transformer.transform(input.photo, profile))
+            let r = block_in_place(|| self.transformer.transform(photo, profile))
                 .map_err(plugin_failed)?
                 .map_err(|rejection| {
                     reject(format!(
