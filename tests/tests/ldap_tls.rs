@@ -1,5 +1,6 @@
-//! LDAP over TLS against a real slapd with a certificate from a private CA: LDAPS and StartTLS
-//! work with the CA file, and without it the error names the option to set.
+//! LDAP transports against a real slapd: over TLS with a certificate from a private CA, LDAPS and
+//! StartTLS work with the CA file, and without it the error names the option to set; `ldapi://`
+//! reaches the server's Unix domain socket.
 
 use photosync::config::{LdapConfig, Secret};
 use photosync::directory::{Directory, DirectoryError};
@@ -33,13 +34,14 @@ fn directory(ldap: &LdapServer, url: String, starttls: bool, ca: bool) -> Direct
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn ldaps_and_starttls_work_with_the_ca_file() {
+async fn ldaps_and_starttls_work_with_the_ca_file_and_ldapi_through_the_socket() {
     let ldap = LdapServer::start_tls();
     let ada = Person::new("ada", "Ada", "Lovelace", Some("12345"));
     ldap.add_people(std::slice::from_ref(&ada));
     for (label, dir) in [
         ("ldaps", directory(&ldap, ldap.ldaps_url(), false, true)),
         ("starttls", directory(&ldap, ldap.url(), true, true)),
+        ("ldapi", directory(&ldap, ldap.ldapi_url(), false, false)),
     ] {
         dir.check().await.unwrap_or_else(|e| panic!("{label}: {e}"));
         let criteria = [Criterion {
@@ -54,7 +56,7 @@ async fn ldaps_and_starttls_work_with_the_ca_file() {
         let photo = format!("\u{ff}\u{d8} {label}").into_bytes();
         dir.replace(&ada.dn(), &[("thumbnailPhoto".into(), photo.clone())])
             .await
-            .expect("write over TLS");
+            .unwrap_or_else(|e| panic!("{label}: write: {e}"));
         assert_eq!(ldap.read(&ada.dn(), "thumbnailPhoto").values, vec![photo]);
     }
 }

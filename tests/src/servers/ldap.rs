@@ -120,7 +120,7 @@ impl LdapServer {
 
     fn start_process(&mut self) {
         let bin = super::find_binary(&["/usr/sbin/slapd"]);
-        let mut urls = format!("ldap://127.0.0.1:{}/", self.port);
+        let mut urls = format!("ldap://127.0.0.1:{}/ {}", self.port, self.ldapi_url());
         if let Some(tls) = self.tls_port {
             urls.push_str(&format!(" ldaps://127.0.0.1:{tls}/"));
         }
@@ -147,6 +147,24 @@ impl LdapServer {
     /// Starts slapd again after [`stop`](Self::stop).
     pub fn resume(&mut self) {
         self.start_process();
+    }
+
+    /// The URL of the server's Unix domain socket in its temporary directory.
+    pub fn ldapi_url(&self) -> String {
+        let path = self.dir.path().join("ldapi");
+        let encoded: String = path
+            .to_str()
+            .expect("UTF-8 temporary path")
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        format!("ldapi://{encoded}")
     }
 
     /// The server's URL.
