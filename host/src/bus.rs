@@ -118,7 +118,7 @@ impl Bus {
 
     /// Stores a photo under `name` in the photo bucket, unless the same bytes are there already.
     pub async fn put_photo(&self, name: &str, bytes: &[u8]) -> Result<(), BusError> {
-        if self.photo_content(name).await? == Some(content_digest(bytes)) {
+        if self.photo_content(name).await?.as_deref() == Some(&content_digest(bytes)) {
             // Already there, byte for byte: a photo sent again is not copied again.
             return Ok(());
         }

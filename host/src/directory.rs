@@ -93,10 +93,10 @@ impl Directory {
 
     async fn handle(&self) -> Result<Ldap, DirectoryError> {
         let mut guard = self.conn.lock().await;
-        if let Some(ldap) = guard.as_mut() {
-            if !ldap.is_closed() {
-                return Ok(ldap.clone());
-            }
+        if let Some(ldap) = guard.as_mut()
+            && !ldap.is_closed()
+        {
+            return Ok(ldap.clone());
         }
         let ldap = self.connect().await?;
         *guard = Some(ldap.clone());

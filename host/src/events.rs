@@ -42,6 +42,11 @@ pub struct PhotoUpload {
     pub attributes: BTreeMap<String, String>,
     /// The photo itself.
     pub photo: PhotoRef,
+    /// For a photo in the bucket: its content digest as the object store records it
+    /// (`SHA-256=` and URL-safe base64). The event is then about exactly that content, and a
+    /// photo seen before is decided without asking the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_digest: Option<String>,
 }
 
 /// Where an event's photo bytes are.

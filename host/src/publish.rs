@@ -41,11 +41,15 @@ pub async fn publish_file(
             path: path.display().to_string(),
         })?
         .to_owned();
-    let photo = if bytes.len() > INLINE_MAX {
+    let (photo, photo_digest) = if bytes.len() > INLINE_MAX {
         bus.put_photo(&file_name, &bytes).await?;
-        PhotoRef::Object(file_name.clone())
+        (
+            PhotoRef::Object(file_name.clone()),
+            Some(crate::bus::content_digest(&bytes)),
+        )
     } else {
-        PhotoRef::Inline(base64::engine::general_purpose::STANDARD.encode(&bytes))
+        let inline = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        (PhotoRef::Inline(inline), None)
     };
     let event = PhotoUpload {
         id: uuid::Uuid::new_v4().to_string(),
@@ -55,6 +59,7 @@ pub async fn publish_file(
         uploaded_at: now_rfc3339(),
         attributes: attributes.clone(),
         photo,
+        photo_digest,
     };
     bus.publish_upload(&event).await?;
     Ok(event)

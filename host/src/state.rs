@@ -17,6 +17,13 @@ pub struct AttributeState {
     pub event_id: String,
 }
 
+impl AttributeState {
+    /// Whether `other` remembers the same source and written photo.
+    pub fn same_digests(&self, other: &AttributeState) -> bool {
+        self.source_digest == other.source_digest && self.written_digest == other.written_digest
+    }
+}
+
 /// What is remembered about one entry.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EntryState {

@@ -198,6 +198,7 @@ impl Stack {
             uploaded_at: "2026-11-21T12:00:00Z".into(),
             attributes: BTreeMap::new(),
             photo: PhotoRef::Object(object.into()),
+            photo_digest: None,
         }
     }
 

@@ -71,9 +71,12 @@ fn the_same_photo_again_is_unchanged_and_nothing_is_modified() {
     let (ada, _) = people(&stack);
     let photo = camera_photo(2);
     let first = stack.publish("12345.jpg", &photo, &[]);
-    assert_eq!(stack.result(&first).outcome, Outcome::Written);
+    let written = stack.result(&first);
+    assert_eq!(written.outcome, Outcome::Written);
+    let entry_id = written.entry_id.expect("entry id");
     let before = stack.ldap.read(&ada.dn(), "thumbnailPhoto");
     let stored = stored_object(&stack, "12345.jpg");
+    let state = state_revision(&stack, &entry_id);
     let again = stack.publish("12345.jpg", &photo, &[]);
     let result = stack.result(&again);
     assert_eq!(result.outcome, Outcome::Unchanged, "{result:?}");
@@ -81,6 +84,11 @@ fn the_same_photo_again_is_unchanged_and_nothing_is_modified() {
         stored_object(&stack, "12345.jpg"),
         stored,
         "the same bytes are not stored in the bucket again"
+    );
+    assert_eq!(
+        state_revision(&stack, &entry_id),
+        state,
+        "the sync state is not rewritten"
     );
     let after = stack.ldap.read(&ada.dn(), "thumbnailPhoto");
     assert_eq!(before, after, "modifyTimestamp and entryCSN did not move");
@@ -103,6 +111,20 @@ fn stored_object(stack: &Stack, name: &str) -> (String, Option<String>) {
             .expect("photo bucket");
         let info = bucket.info(name).await.expect("object info");
         (info.nuid, info.digest)
+    })
+}
+
+/// The KV revision of an entry's sync state.
+fn state_revision(stack: &Stack, entry_id: &str) -> u64 {
+    stack.rt.block_on(async {
+        stack
+            .bus
+            .state()
+            .entry(photosync::state::key(entry_id))
+            .await
+            .expect("state read")
+            .expect("state saved")
+            .revision
     })
 }
 
@@ -223,4 +245,31 @@ fn malformed_events_are_rejected_and_the_next_event_is_processed() {
     let good = stack.publish("12345.jpg", &camera_photo(9), &[]);
     assert_eq!(stack.result(&good).outcome, Outcome::Written);
     assert_eq!(stack.ldap.read(&ada.dn(), "thumbnailPhoto").values.len(), 1);
+}
+
+#[test]
+fn an_event_whose_declared_digest_is_not_the_stored_photo_writes_nothing() {
+    let mut stack = Stack::start();
+    let (ada, _) = people(&stack);
+    let first = camera_photo(4);
+    let written = stack.publish("12345.jpg", &first, &[]);
+    assert_eq!(stack.result(&written).outcome, Outcome::Written);
+    let before = stack.ldap.read(&ada.dn(), "thumbnailPhoto");
+    // An event about other bytes than the bucket holds under that name: a stale event.
+    let mut stale = Stack::event_for_object("stale", "12345.jpg", "12345.jpg");
+    stale.photo_digest = Some(photosync::bus::content_digest(&camera_photo(5)));
+    stack.publish_event(&stale);
+    let r = stack.result("stale");
+    assert_eq!(r.outcome, Outcome::Rejected, "{r:?}");
+    assert!(
+        r.reason.unwrap_or_default().contains("no longer the one"),
+        "the reason says the photo was replaced"
+    );
+    let mut garbled = Stack::event_for_object("garbled", "12345.jpg", "12345.jpg");
+    garbled.photo_digest = Some("md5=abc".into());
+    stack.publish_event(&garbled);
+    let r = stack.result("garbled");
+    assert_eq!(r.outcome, Outcome::Rejected, "{r:?}");
+    assert!(r.reason.unwrap_or_default().contains("photo_digest"));
+    assert_eq!(stack.ldap.read(&ada.dn(), "thumbnailPhoto"), before);
 }

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-
 use crate::bus::Bus;
 use crate::directory::{Directory, Entry};
 use crate::events::{Outcome, PhotoRef, PhotoResult, PhotoUpload};
@@ -17,8 +16,8 @@ use crate::state::{self, EntryState};
 mod rendition;
 mod source;
 
-use source::Source;
 pub use source::Digests;
+use source::Source;
 
 /// What to do with the message after its result is published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +119,7 @@ impl Pipeline {
     ) -> Result<Outcome, Stop> {
         result.file_name = Some(event.file_name.clone());
         let t = Instant::now();
-        let mut source = self.source(&event.photo).await?;
+        let mut source = self.source(&event).await?;
         clock.lap("source", t);
         result.source_digest = Some(source.digest.clone());
         let entry = match self.find_entry(&event, clock).await {
@@ -165,7 +164,15 @@ impl Pipeline {
                 )
                 .await?;
             if let Some(state) = done.state {
-                next.attributes.insert(profile.attribute.clone(), state);
+                // The same digests decided again are not news: the state keeps the event that
+                // first decided them, and an unchanged photo costs no state write.
+                let same = previous
+                    .attributes
+                    .get(&profile.attribute)
+                    .is_some_and(|p| p.same_digests(&state));
+                if !same {
+                    next.attributes.insert(profile.attribute.clone(), state);
+                }
             }
             changes.extend(done.write.map(|bytes| (profile.attribute.clone(), bytes)));
             result.attributes.push(done.result);
@@ -323,6 +330,24 @@ fn parse(payload: &[u8]) -> Result<PhotoUpload, Stop> {
             "the file name {:?} is not a plain file name (1-255 bytes, no '/', no NUL)",
             plugins::clip(name, 80)
         )));
+    }
+    if let Some(digest) = &event.photo_digest {
+        if !matches!(event.photo, PhotoRef::Object(_)) {
+            return Err(reject(
+                "the event has a photo_digest but an inline photo; photo_digest belongs to photos in the bucket".into(),
+            ));
+        }
+        let hash = digest.strip_prefix("SHA-256=").unwrap_or("");
+        if hash.len() != 44
+            || !hash
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
+        {
+            return Err(reject(format!(
+                "the photo_digest {:?} is not SHA-256= followed by the URL-safe base64 of a SHA-256 hash",
+                plugins::clip(digest, 80)
+            )));
+        }
     }
     Ok(event)
 }

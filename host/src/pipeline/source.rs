@@ -1,7 +1,8 @@
 //! The event's source photo: its bytes, fetched only when a rendition needs them, and its
 //! deduper digest. A photo in the bucket is known by its content digest (SHA-256, checked by
-//! the object store client as the bytes are read), so a photo sent again unchanged is decided
-//! from a remembered digest without reading megabytes from the bucket.
+//! the object store client as the bytes are read; declared by the event or asked of the
+//! bucket), so a photo sent again unchanged is decided from a remembered digest without reading
+//! megabytes from the bucket.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use std::sync::Mutex;
 use base64::Engine as _;
 
 use super::{Pipeline, Stop, failed, plugin_failed, reject};
-use crate::events::{PHOTOS_BUCKET, PhotoRef};
+use crate::events::{PHOTOS_BUCKET, PhotoRef, PhotoUpload};
 
 /// How many content digests are remembered (about 150 bytes each).
 const REMEMBERED: usize = 100_000;
@@ -54,7 +55,10 @@ impl Digests {
 enum Bytes {
     Here(Vec<u8>),
     /// In the bucket under this name, with the content digest the source digest belongs to.
-    Stored { name: String, content: String },
+    Stored {
+        name: String,
+        content: String,
+    },
 }
 
 /// The source photo of one event.
@@ -68,13 +72,7 @@ impl Source {
     /// The bytes, read from the bucket on first use.
     pub async fn bytes(&mut self, pipeline: &Pipeline) -> Result<&[u8], Stop> {
         if let Bytes::Stored { name, content } = &self.bytes {
-            let stored = fetch(pipeline, name).await?;
-            if stored.content != *content {
-                return Err(failed(format!(
-                    "the photo {name:?} was replaced in the bucket while this event was processed; \
-                     it will be processed again"
-                )));
-            }
+            let stored = fetch(pipeline, name, Some(content)).await?;
             self.bytes = Bytes::Here(stored.bytes);
         }
         match &self.bytes {
@@ -84,13 +82,25 @@ impl Source {
     }
 }
 
-async fn fetch(pipeline: &Pipeline, name: &str) -> Result<crate::bus::StoredPhoto, Stop> {
-    pipeline
+/// Reads a bucket photo, which must have the `expected` content when the event says so.
+async fn fetch(
+    pipeline: &Pipeline,
+    name: &str,
+    expected: Option<&str>,
+) -> Result<crate::bus::StoredPhoto, Stop> {
+    let stored = pipeline
         .bus
         .get_photo(name)
         .await
         .map_err(|e| failed(e.to_string()))?
-        .ok_or_else(|| missing(name))
+        .ok_or_else(|| missing(name))?;
+    match expected {
+        Some(content) if stored.content != content => Err(reject(format!(
+            "the photo {name:?} in the bucket {PHOTOS_BUCKET} is no longer the one this event is about \
+             (it was replaced); the event that came with the current photo applies"
+        ))),
+        _ => Ok(stored),
+    }
 }
 
 fn missing(name: &str) -> Stop {
@@ -101,8 +111,8 @@ fn missing(name: &str) -> Stop {
 
 impl Pipeline {
     /// The event's photo and its digest. A bucket photo whose content was seen before is not read.
-    pub(super) async fn source(&self, photo: &PhotoRef) -> Result<Source, Stop> {
-        match photo {
+    pub(super) async fn source(&self, event: &PhotoUpload) -> Result<Source, Stop> {
+        match &event.photo {
             PhotoRef::Inline(b64) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64)
@@ -114,12 +124,15 @@ impl Pipeline {
                 })
             }
             PhotoRef::Object(name) => {
-                let content = self
-                    .bus
-                    .photo_content(name)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?
-                    .ok_or_else(|| missing(name))?;
+                let content = match &event.photo_digest {
+                    Some(declared) => declared.clone(),
+                    None => self
+                        .bus
+                        .photo_content(name)
+                        .await
+                        .map_err(|e| failed(e.to_string()))?
+                        .ok_or_else(|| missing(name))?,
+                };
                 if let Some(digest) = self.digests.get(&content) {
                     return Ok(Source {
                         bytes: Bytes::Stored {
@@ -129,7 +142,7 @@ impl Pipeline {
                         digest,
                     });
                 }
-                let stored = fetch(self, name).await?;
+                let stored = fetch(self, name, Some(&content)).await?;
                 let digest = self.deduper.digest(&stored.bytes).map_err(plugin_failed)?;
                 self.digests.insert(stored.content, digest.clone());
                 Ok(Source {
