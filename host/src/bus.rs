@@ -160,18 +160,8 @@ impl Bus {
 
     /// Publishes a photo-upload event, with its id as the JetStream message id.
     pub async fn publish_upload(&self, event: &PhotoUpload) -> Result<(), BusError> {
-        let payload = serde_json::to_vec(event).map_err(|e| err("cannot encode the event", e))?;
-        let publish = jetstream::context::Publish::build()
-            .payload(payload.into())
-            .message_id(&event.id);
-        let ack = self
-            .js
-            .send_publish(events::PHOTO_UPLOADED, publish)
+        self.publish_with_id(events::PHOTO_UPLOADED, &event.id, event)
             .await
-            .map_err(|e| err("cannot publish the event", e))?;
-        ack.await
-            .map(|_| ())
-            .map_err(|e| err("the event was not stored", e))
     }
 
     /// Publishes a result on `photosync.result.<outcome>` and waits for JetStream to store it.
@@ -187,6 +177,45 @@ impl Bus {
             .map_err(|e| err("the result was not stored", e))
     }
 
+    /// Publishes a directory-change event with its id as the JetStream message id, so the same
+    /// change published twice (a watcher restarted before it saved its place) is stored once.
+    pub async fn publish_directory_change(
+        &self,
+        event: &events::DirectoryChange,
+    ) -> Result<(), BusError> {
+        self.publish_with_id(events::DIRECTORY_CHANGED, &event.id, event)
+            .await
+    }
+
+    /// Publishes a photo-changed event with its id as the JetStream message id.
+    pub async fn publish_photo_changed(
+        &self,
+        event: &events::PhotoChanged,
+    ) -> Result<(), BusError> {
+        self.publish_with_id(events::PHOTO_CHANGED, &event.id, event)
+            .await
+    }
+
+    async fn publish_with_id(
+        &self,
+        subject: &'static str,
+        id: &str,
+        event: &impl serde::Serialize,
+    ) -> Result<(), BusError> {
+        let payload = serde_json::to_vec(event).map_err(|e| err("cannot encode the event", e))?;
+        let publish = jetstream::context::Publish::build()
+            .payload(payload.into())
+            .message_id(id);
+        let ack = self
+            .js
+            .send_publish(subject, publish)
+            .await
+            .map_err(|e| err(&format!("cannot publish on {subject}"), e))?;
+        ack.await
+            .map(|_| ())
+            .map_err(|e| err(&format!("the event on {subject} was not stored"), e))
+    }
+
     /// The state bucket.
     pub fn state(&self) -> &kv::Store {
         &self.state
@@ -196,7 +225,10 @@ impl Bus {
 async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
     let events = stream::Config {
         name: events::EVENTS_STREAM.into(),
-        subjects: vec![events::PHOTO_UPLOADED.into()],
+        subjects: vec![
+            events::PHOTO_UPLOADED.into(),
+            events::DIRECTORY_CHANGED.into(),
+        ],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
         ..Default::default()
@@ -208,11 +240,40 @@ async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
         max_age: RESULTS_MAX_AGE,
         ..Default::default()
     };
-    for config in [events, results] {
+    let changes = stream::Config {
+        name: events::CHANGES_STREAM.into(),
+        subjects: vec![events::PHOTO_CHANGED.into()],
+        storage: stream::StorageType::File,
+        max_age: RESULTS_MAX_AGE,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..Default::default()
+    };
+    for config in [events, results, changes] {
         let name = config.name.clone();
-        js.get_or_create_stream(config)
+        let mut existing = js
+            .get_or_create_stream(config.clone())
             .await
             .map_err(|e| err(&format!("cannot create stream {name}"), e))?;
+        // A stream made by an older photosync may lack a subject added since.
+        let info = existing
+            .info()
+            .await
+            .map_err(|e| err(&format!("cannot read stream {name}"), e))?;
+        let missing = config
+            .subjects
+            .iter()
+            .any(|s| !info.config.subjects.contains(s));
+        if missing {
+            let mut updated = info.config.clone();
+            for subject in &config.subjects {
+                if !updated.subjects.contains(subject) {
+                    updated.subjects.push(subject.clone());
+                }
+            }
+            js.update_stream(updated)
+                .await
+                .map_err(|e| err(&format!("cannot add subjects to stream {name}"), e))?;
+        }
     }
     Ok(())
 }

@@ -28,6 +28,42 @@ pub struct Config {
     /// How the worker runs.
     #[serde(default)]
     pub worker: WorkerConfig,
+    /// The directory watcher, which turns directory changes into events.
+    #[serde(default)]
+    pub watcher: WatcherConfig,
+}
+
+/// The directory watcher.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WatcherConfig {
+    /// Run the watcher inside `photosync run` (`photosync watch` runs it on its own).
+    #[serde(default)]
+    pub enabled: bool,
+    /// How changes are found: `syncrepl` (RFC 4533 content synchronisation; OpenLDAP with the
+    /// syncprov overlay).
+    #[serde(default = "default_watch_mode")]
+    pub mode: String,
+    /// Seconds between attempts when the directory cannot be reached.
+    #[serde(default = "default_watch_retry_secs")]
+    pub retry_secs: u64,
+}
+
+impl Default for WatcherConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            mode: default_watch_mode(),
+            retry_secs: default_watch_retry_secs(),
+        }
+    }
+}
+
+fn default_watch_mode() -> String {
+    "syncrepl".into()
+}
+fn default_watch_retry_secs() -> u64 {
+    5
 }
 
 /// Example: `url = "nats://127.0.0.1:4222"`.
@@ -356,6 +392,12 @@ impl Config {
         }
         for role in Role::ALL {
             self.plugin_spec(role)?;
+        }
+        if self.watcher.mode != "syncrepl" {
+            return Err(invalid("watcher.mode", "must be syncrepl"));
+        }
+        if self.watcher.retry_secs == 0 {
+            return Err(invalid("watcher.retry-secs", "must be at least 1"));
         }
         Ok(())
     }

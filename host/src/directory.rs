@@ -34,6 +34,9 @@ pub enum DirectoryError {
     /// The configuration cannot work (bad CA file, bad URL).
     #[error("{0}")]
     Config(String),
+    /// Whoever read the search results stopped it, for this reason.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 impl DirectoryError {
@@ -41,6 +44,7 @@ impl DirectoryError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Unavailable { .. } | Self::Untrusted { .. } | Self::Config(_) => true,
+            Self::Stopped(_) => false,
             // Busy, unavailable, unwilling, rights, bind failures: an admin can fix these.
             Self::Refused { rc, .. } => matches!(rc, 49 | 50 | 51 | 52 | 53 | 80),
         }
@@ -171,11 +175,16 @@ impl Directory {
         filter.push(')');
         let mut attrs: Vec<String> = attributes.to_vec();
         attrs.push(self.config.id_attribute.clone());
-        let result = self.search(&filter, attrs).await;
-        if matches!(result, Err(DirectoryError::Unavailable { .. })) {
-            self.forget().await;
-        }
-        let (entries, total) = result?;
+        let mut entries = Vec::new();
+        let base = self.config.base_dn.clone();
+        let total = self
+            .search(&base, Scope::Subtree, &filter, attrs, |entry| {
+                if entries.len() < KEEP_ENTRIES {
+                    entries.push(entry);
+                }
+                std::future::ready(Ok(()))
+            })
+            .await?;
         Ok(Found {
             entries,
             total,
@@ -183,11 +192,97 @@ impl Directory {
         })
     }
 
-    async fn search(
+    /// The entry at `dn` if it exists and is in scope (under the base DN, matching the
+    /// filter), with `attributes` (`*` for all user attributes) plus the id attribute.
+    pub async fn read(
         &self,
+        dn: &str,
+        attributes: &[String],
+    ) -> Result<Option<Entry>, DirectoryError> {
+        let mut attrs: Vec<String> = attributes.to_vec();
+        attrs.push(self.config.id_attribute.clone());
+        let mut found = None;
+        let filter = self.config.filter.clone();
+        match self
+            .search(dn, Scope::Base, &filter, attrs, |entry| {
+                found = Some(entry);
+                std::future::ready(Ok(()))
+            })
+            .await
+        {
+            Ok(_) => {}
+            // noSuchObject: deleted or renamed since.
+            Err(DirectoryError::Refused { rc: 32, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let base = self.config.base_dn.to_ascii_lowercase();
+        Ok(found.filter(|e| e.dn.to_ascii_lowercase().ends_with(&base)))
+    }
+
+    /// Awaits `each` for every entry in scope (paged), with `attributes` plus the id
+    /// attribute; returns how many there were. An error from `each` stops the search.
+    pub async fn each<F>(
+        &self,
+        attributes: &[String],
+        each: impl FnMut(Entry) -> F,
+    ) -> Result<usize, DirectoryError>
+    where
+        F: std::future::Future<Output = Result<(), String>>,
+    {
+        let mut attrs: Vec<String> = attributes.to_vec();
+        attrs.push(self.config.id_attribute.clone());
+        let base = self.config.base_dn.clone();
+        let filter = self.config.filter.clone();
+        self.search(&base, Scope::Subtree, &filter, attrs, each)
+            .await
+    }
+
+    /// A new connection of its own, bound, for a long-running operation (the watcher's
+    /// persistent search) that should not share the pipeline's.
+    pub async fn open(&self) -> Result<Ldap, DirectoryError> {
+        self.connect().await
+    }
+
+    /// The configuration this client uses.
+    pub fn config(&self) -> &LdapConfig {
+        &self.config
+    }
+
+    /// The entry's id in its display form, from the id attribute's raw value.
+    pub fn id_of(&self, raw: &[u8]) -> String {
+        format_id(&self.config.id_attribute.to_ascii_lowercase(), raw)
+    }
+
+    /// A paged search; referrals are ignored. Drops the shared connection when it broke.
+    async fn search<F>(
+        &self,
+        base: &str,
+        scope: Scope,
         filter: &str,
         attrs: Vec<String>,
-    ) -> Result<(Vec<Entry>, usize), DirectoryError> {
+        each: impl FnMut(Entry) -> F,
+    ) -> Result<usize, DirectoryError>
+    where
+        F: std::future::Future<Output = Result<(), String>>,
+    {
+        let result = self.search_inner(base, scope, filter, attrs, each).await;
+        if matches!(result, Err(DirectoryError::Unavailable { .. })) {
+            self.forget().await;
+        }
+        result
+    }
+
+    async fn search_inner<F>(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: Vec<String>,
+        mut each: impl FnMut(Entry) -> F,
+    ) -> Result<usize, DirectoryError>
+    where
+        F: std::future::Future<Output = Result<(), String>>,
+    {
         let mut ldap = self.handle().await?;
         let unavailable = |e: ldap3::LdapError| DirectoryError::Unavailable {
             url: self.config.url.clone(),
@@ -199,20 +294,15 @@ impl Directory {
         ];
         let mut stream = ldap
             .with_timeout(Duration::from_secs(self.config.timeout_secs))
-            .streaming_search_with(
-                adapters,
-                &self.config.base_dn,
-                Scope::Subtree,
-                filter,
-                attrs,
-            )
+            .streaming_search_with(adapters, base, scope, filter, attrs)
             .await
             .map_err(unavailable)?;
-        let (mut entries, mut total) = (Vec::new(), 0);
+        let mut total = 0;
         while let Some(raw) = stream.next().await.map_err(unavailable)? {
             total += 1;
-            if entries.len() < KEEP_ENTRIES {
-                entries.push(self.entry(SearchEntry::construct(raw)));
+            if let Err(reason) = each(self.entry(SearchEntry::construct(raw))).await {
+                let _ = stream.finish().await;
+                return Err(DirectoryError::Stopped(reason));
             }
         }
         let done = stream.finish().await;
@@ -220,13 +310,12 @@ impl Directory {
             return Err(DirectoryError::Refused {
                 rc: done.rc,
                 reason: format!(
-                    "searching {} for {filter} failed: {}",
-                    self.config.base_dn,
+                    "searching {base} for {filter} failed: {}",
                     describe_rc(done.rc, &done.text)
                 ),
             });
         }
-        Ok((entries, total))
+        Ok(total)
     }
 
     fn entry(&self, e: SearchEntry) -> Entry {

@@ -7,9 +7,17 @@ use serde::{Deserialize, Serialize};
 
 /// Subject photo-upload events are published on.
 pub const PHOTO_UPLOADED: &str = "photosync.photo.uploaded";
+/// Subject directory-change events are published on (by the watcher or any third party).
+pub const DIRECTORY_CHANGED: &str = "photosync.directory.changed";
+/// Subject photo-changed events are published on, for downstream applications.
+pub const PHOTO_CHANGED: &str = "photosync.photo.changed";
+/// The JetStream stream keeping photo-changed events.
+pub const CHANGES_STREAM: &str = "PHOTOSYNC_CHANGES";
+/// The durable consumer all workers share for directory-change events.
+pub const DIRECTORY_CONSUMER: &str = "photosync-directory";
 /// Prefix of result subjects: `photosync.result.<outcome>`.
 pub const RESULT_PREFIX: &str = "photosync.result";
-/// The JetStream stream holding photo-upload events.
+/// The JetStream stream holding photo-upload and directory-change events.
 pub const EVENTS_STREAM: &str = "PHOTOSYNC_EVENTS";
 /// The JetStream stream keeping results.
 pub const RESULTS_STREAM: &str = "PHOTOSYNC_RESULTS";
@@ -151,4 +159,89 @@ pub struct PhotoResult {
     pub timings_ms: BTreeMap<String, f64>,
     /// Which delivery of the event this was (1 for the first).
     pub delivery: u64,
+}
+
+/// What happened to a directory entry.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    Add,
+    Modify,
+    Delete,
+    Rename,
+}
+
+impl ChangeKind {
+    /// The word used in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Add => "add",
+            ChangeKind::Modify => "modify",
+            ChangeKind::Delete => "delete",
+            ChangeKind::Rename => "rename",
+        }
+    }
+}
+
+/// A directory entry was added, modified, deleted or renamed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryChange {
+    /// Unique id of this event; results carry it back. The watcher derives it from the change
+    /// (entry id and change sequence number), so the same change published twice is one event.
+    pub id: String,
+    /// The entry's stable id: entryUUID (OpenLDAP) or objectGUID in its string form (AD).
+    pub entry_id: String,
+    /// The entry's DN after the change (for a delete: the last DN known, possibly empty).
+    #[serde(default)]
+    pub dn: String,
+    /// What happened.
+    pub change: ChangeKind,
+    /// For a rename: the DN before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_dn: Option<String>,
+    /// The attributes that changed, when the server says so (OpenLDAP's content
+    /// synchronisation does not; an empty list means "not known").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
+    /// When the change was seen, RFC 3339.
+    pub seen_at: String,
+    /// Who published the event, e.g. `watcher:ldap://ldap.example.test`.
+    pub source: String,
+}
+
+/// Why a photo-changed event was published.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeCause {
+    /// Someone other than photosync changed the photo in the directory.
+    Directory,
+    /// `photosync export` published the current photo.
+    Export,
+}
+
+/// A photo in the directory is new or different (or was removed), for downstream applications.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoChanged {
+    /// Unique id of this event.
+    pub id: String,
+    /// The entry's stable id.
+    pub entry_id: String,
+    /// The entry's DN.
+    pub dn: String,
+    /// The photo attribute, e.g. `thumbnailPhoto`.
+    pub attribute: String,
+    /// MD5 of the photo's bytes as 32 lowercase hex digits; absent when the photo was removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    /// Size of the photo in bytes (0 when removed).
+    pub bytes: usize,
+    /// The photo (the attribute's first value): inline, or in the photo bucket when large.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<PhotoRef>,
+    /// Why the event was published.
+    pub cause: ChangeCause,
+    /// When, RFC 3339.
+    pub changed_at: String,
 }

@@ -28,3 +28,4 @@ pub mod profiles;
 pub mod publish;
 pub mod service;
 pub mod state;
+pub mod watcher;

@@ -18,11 +18,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Runs the service: processes photo-upload events from NATS into the directory.
+    /// Runs the service: processes photo-upload and directory-change events from NATS (and
+    /// watches the directory when [watcher] enabled = true).
     Run {
         /// The configuration file (TOML; see docs/configuration.md).
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Watches the directory and publishes directory-change events (without processing any).
+    Watch {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Publishes a photo-changed event for the current photo of every entry in scope.
+    Export {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Every entry in scope (the only mode so far; it must be given).
+        #[arg(long, required = true)]
+        all: bool,
     },
     /// Checks a configuration file without connecting to anything.
     CheckConfig {
@@ -112,6 +128,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { config } => {
             let config = photosync::config::Config::load(&config)?;
             tokio_runtime()?.block_on(photosync::service::run(config, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Watch { config } => {
+            let config = photosync::config::Config::load(&config)?;
+            tokio_runtime()?.block_on(photosync::service::watch(config, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { config, all: _ } => {
+            let config = photosync::config::Config::load(&config)?;
+            let (entries, events) =
+                tokio_runtime()?.block_on(photosync::service::export_all(&config))?;
+            println!(
+                "exported {events} photos from {entries} entries on {}",
+                photosync::events::PHOTO_CHANGED
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {

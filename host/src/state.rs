@@ -15,6 +15,15 @@ pub struct AttributeState {
     pub written_digest: String,
     /// The event that last decided this state.
     pub event_id: String,
+    /// Digest of the attribute's value last seen in the directory (written by photosync or
+    /// changed by someone else); absent when never seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_digest: Option<String>,
+    /// Digest of a value photosync is writing right now: saved before the modify so that the
+    /// directory change it causes is recognised as photosync's own, even before the final
+    /// state is saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_digest: Option<String>,
 }
 
 impl AttributeState {
@@ -31,12 +40,20 @@ pub struct EntryState {
     pub dn: String,
     /// By attribute name as configured.
     pub attributes: BTreeMap<String, AttributeState>,
+    /// The photo names the matcher gave for the entry when its waiting photos were last looked
+    /// for; a directory change that leaves them alone does not look again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Vec<String>>,
 }
 
 impl EntryState {
     /// The plugin view of one attribute's state.
     pub fn sync_state(&self, attribute: &str) -> Option<SyncState> {
-        self.attributes.get(attribute).map(|a| SyncState {
+        // An attribute only seen in the directory (never written) has no sync state to decide by.
+        self.attributes
+            .get(attribute)
+            .filter(|a| !a.source_digest.is_empty() || !a.written_digest.is_empty())
+            .map(|a| SyncState {
             source_digest: a.source_digest.clone(),
             written_digest: a.written_digest.clone(),
         })
@@ -79,6 +96,67 @@ pub async fn load(bus: &Bus, entry_id: &str) -> Result<Option<EntryState>, BusEr
     )
 }
 
+/// Forgets an entry's state (the entry was deleted).
+pub async fn remove(bus: &Bus, entry_id: &str) -> Result<(), BusError> {
+    bus.state()
+        .purge(key(entry_id))
+        .await
+        .map_err(|e| BusError(format!("cannot remove sync state: {e}")))
+}
+
+/// Where the photo for a name is: the object in the photo bucket and the file name it came as.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredName {
+    pub object: String,
+    pub file_name: String,
+}
+
+/// The KV key indexing photos by name: the file name without its extension, lowercased (as the
+/// matcher's photo names are compared), in URL-safe base64 so that any name makes a valid key.
+pub fn name_key(file_name: &str) -> String {
+    use base64::Engine as _;
+    let stem = match file_name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => file_name,
+    };
+    format!(
+        "photo-name.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(stem.to_lowercase())
+    )
+}
+
+/// Records that the photo uploaded as `file_name` is in the bucket as `object`.
+pub async fn index_photo(bus: &Bus, file_name: &str, object: &str) -> Result<(), BusError> {
+    let value = StoredName {
+        object: object.to_owned(),
+        file_name: file_name.to_owned(),
+    };
+    let key = name_key(file_name);
+    let bytes = serde_json::to_vec(&value)
+        .map_err(|e| BusError(format!("cannot encode the photo index: {e}")))?;
+    if let Ok(Some(existing)) = bus.state().get(&key).await
+        && existing.as_ref() == bytes.as_slice()
+    {
+        return Ok(());
+    }
+    bus.state()
+        .put(key, bytes.into())
+        .await
+        .map(|_| ())
+        .map_err(|e| BusError(format!("cannot save the photo index: {e}")))
+}
+
+/// The stored photo for a matcher photo name (no extension, any case), if one was uploaded.
+pub async fn find_photo(bus: &Bus, name: &str) -> Result<Option<StoredName>, BusError> {
+    // A photo name has no extension: give it a dummy one so that name_key keeps it whole.
+    let value = bus
+        .state()
+        .get(name_key(&format!("{name}.x")))
+        .await
+        .map_err(|e| BusError(format!("cannot read the photo index: {e}")))?;
+    Ok(value.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
 /// Saves an entry's state.
 pub async fn save(bus: &Bus, entry_id: &str, state: &EntryState) -> Result<(), BusError> {
     let bytes = serde_json::to_vec(state)
@@ -95,5 +173,19 @@ mod tests {
     #[test]
     fn keys_are_kv_safe() {
         assert_eq!(super::key("3f1c-ab/x y"), "entry.3f1c-ab_x_y");
+    }
+
+    #[test]
+    fn name_keys_ignore_extension_and_case_and_are_kv_safe() {
+        let key = super::name_key("John Smith.JPG");
+        assert_eq!(key, super::name_key("john smith.png"));
+        assert_eq!(key, super::name_key("JOHN SMITH.x"));
+        assert_ne!(key, super::name_key("john smith2.jpg"));
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=.".contains(&b))
+        );
+        assert_eq!(super::name_key("12345"), super::name_key("12345.jpg"));
+        assert_eq!(super::name_key(".hidden"), super::name_key(".hidden.jpg"));
     }
 }

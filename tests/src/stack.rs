@@ -245,6 +245,125 @@ impl Stack {
     }
 }
 
+/// Messages of one type arriving on a subject, collected in the background.
+#[derive(Debug)]
+pub struct Subscription<T> {
+    rx: mpsc::Receiver<T>,
+    seen: Vec<T>,
+}
+
+impl<T: Clone> Subscription<T> {
+    /// Everything received so far.
+    pub fn received(&mut self) -> &[T] {
+        while let Ok(m) = self.rx.try_recv() {
+            self.seen.push(m);
+        }
+        &self.seen
+    }
+
+    /// Waits for a message satisfying `wanted`.
+    pub fn wait_for(&mut self, what: &str, wanted: impl Fn(&T) -> bool) -> T {
+        eventually(Duration::from_secs(60), what, || {
+            self.received().iter().find(|m| wanted(m)).cloned()
+        })
+    }
+}
+
+/// The directory watcher running on its own, as `photosync watch` does.
+#[derive(Debug)]
+pub struct Watcher {
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Watcher {
+    /// Stops it (the way SIGTERM does) and waits until it has.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.join().expect("the watcher stopped cleanly");
+    }
+}
+
+impl Stack {
+    /// Subscribes to `subject` (core NATS: every publish is seen, even one JetStream drops as
+    /// a duplicate); messages that do not parse as `T` are skipped.
+    pub fn subscribe<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        subject: &str,
+    ) -> Subscription<T> {
+        let (tx, rx) = mpsc::channel();
+        let client = self.bus.client.clone();
+        let mut sub = self
+            .rt
+            .block_on(client.subscribe(subject.to_owned()))
+            .expect("subscribe");
+        self.rt.block_on(client.flush()).expect("flush");
+        self.rt.spawn(async move {
+            while let Some(m) = sub.next().await {
+                if let Ok(v) = serde_json::from_slice::<T>(&m.payload) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Subscription { rx, seen: vec![] }
+    }
+
+    /// The messages `stream` holds on `subject`, oldest first.
+    pub fn stored<T: serde::de::DeserializeOwned>(&self, stream: &str, subject: &str) -> Vec<T> {
+        self.rt.block_on(async {
+            let mut stream = self.bus.js.get_stream(stream).await.expect("stream");
+            let state = stream.info().await.expect("stream info").state.clone();
+            let mut out = Vec::new();
+            if state.messages == 0 {
+                return out;
+            }
+            for seq in state.first_sequence..=state.last_sequence {
+                let Ok(m) = stream.get_raw_message(seq).await else {
+                    continue;
+                };
+                if m.subject.as_str() == subject {
+                    out.push(serde_json::from_slice(&m.payload).expect("a stored event parses"));
+                }
+            }
+            out
+        })
+    }
+
+    /// Starts the directory watcher on its own and waits until it watches (its place in the
+    /// change stream is saved).
+    pub fn start_watcher(&self) -> Watcher {
+        let config = self.config(Account::Service);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio");
+            rt.block_on(photosync::service::watch(config, async {
+                let _ = stopped.await;
+            }))
+            .expect("the watcher runs");
+        });
+        self.wait_for_watcher();
+        Watcher { stop, handle }
+    }
+
+    /// Waits until a watcher has saved its place in the change stream.
+    pub fn wait_for_watcher(&self) {
+        eventually(Duration::from_secs(30), "the watcher's cookie", || {
+            self.rt.block_on(async {
+                let mut keys = self.bus.state().keys().await.ok()?;
+                while let Some(key) = keys.next().await {
+                    if key.ok()?.starts_with("watcher.") {
+                        return Some(());
+                    }
+                }
+                None
+            })
+        });
+    }
+}
+
 /// The configuration sections every test stack and the demo share: NATS, the test directory
 /// with the given bind DN and password source (a TOML inline table), and the matcher's patterns.
 pub fn config_toml(nats: &str, ldap: &str, bind_dn: &str, password: &str) -> String {

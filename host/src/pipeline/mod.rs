@@ -13,8 +13,11 @@ use crate::plugins::{
 };
 use crate::state::{self, EntryState};
 
+mod directory_change;
 mod rendition;
 mod source;
+
+pub use directory_change::{md5_hex, photo_changed_event};
 
 pub use source::Digests;
 use source::Source;
@@ -93,21 +96,8 @@ impl Pipeline {
             Ok(event) => self.run(event, &mut result, &mut clock).await,
             Err(stop) => Err(stop),
         };
-        let disposition = match outcome {
-            Ok(outcome) => {
-                result.outcome = outcome;
-                Disposition::Ack
-            }
-            Err(Stop(outcome, reason, disposition)) => {
-                result.outcome = outcome;
-                result.reason = Some(reason);
-                disposition
-            }
-        };
-        clock
-            .1
-            .insert("total".into(), clock.0.elapsed().as_secs_f64() * 1e3);
-        result.timings_ms = clock.1;
+        let disposition = settle(&mut result, outcome);
+        finish_clock(&mut result, clock);
         (result, disposition)
     }
 
@@ -147,6 +137,7 @@ impl Pipeline {
         let mut next = EntryState {
             dn: entry.dn.clone(),
             attributes: previous.attributes.clone(),
+            names: previous.names.clone(),
         };
         let mut changes = Vec::new();
         let input = rendition::Input {
@@ -163,14 +154,16 @@ impl Pipeline {
                     clock,
                 )
                 .await?;
-            if let Some(state) = done.state {
+            if let Some(mut state) = done.state {
                 // The same digests decided again are not news: the state keeps the event that
                 // first decided them, and an unchanged photo costs no state write.
-                let same = previous
-                    .attributes
-                    .get(&profile.attribute)
-                    .is_some_and(|p| p.same_digests(&state));
-                if !same {
+                let before = previous.attributes.get(&profile.attribute);
+                if !before.is_some_and(|p| p.same_digests(&state)) {
+                    state.directory_digest = if done.write.is_some() {
+                        Some(state.written_digest.clone())
+                    } else {
+                        before.and_then(|p| p.directory_digest.clone())
+                    };
                     next.attributes.insert(profile.attribute.clone(), state);
                 }
             }
@@ -178,6 +171,8 @@ impl Pipeline {
             result.attributes.push(done.result);
         }
         if !changes.is_empty() {
+            self.mark_pending(&entry.id, &previous, &next, &changes)
+                .await?;
             let t = Instant::now();
             if let Err(e) = self.directory.replace(&entry.dn, &changes).await {
                 for a in result.attributes.iter_mut().filter(|a| a.written) {
@@ -198,24 +193,63 @@ impl Pipeline {
                 .await
                 .map_err(|e| failed(e.to_string()))?;
         }
-        Ok(if changes.is_empty() {
-            Outcome::Unchanged
+        if changes.is_empty() {
+            Ok(Outcome::Unchanged)
         } else {
-            Outcome::Written
-        })
+            self.keep_photo(&event, &mut source).await?;
+            Ok(Outcome::Written)
+        }
     }
 
-    /// Keeps an inline photo in the photo bucket under its file name, so that it can be applied
-    /// later (to a person who does not exist yet, or on a resync).
-    async fn keep_photo(&self, event: &PhotoUpload, source: &mut Source) -> Result<(), Stop> {
-        if matches!(event.photo, PhotoRef::Inline(_)) {
-            let photo = source.bytes(self).await?;
-            self.bus
-                .put_photo(&event.file_name, photo)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
+    /// Saves, before a modify, the digests about to be written as pending, so that the watcher
+    /// recognises the directory change as photosync's own even before the final state is saved.
+    async fn mark_pending(
+        &self,
+        entry_id: &str,
+        previous: &EntryState,
+        next: &EntryState,
+        changes: &[(String, Vec<u8>)],
+    ) -> Result<(), Stop> {
+        let mut pending = previous.clone();
+        for (attribute, _) in changes {
+            let Some(written) = next.attributes.get(attribute) else {
+                continue;
+            };
+            let slot = pending
+                .attributes
+                .entry(attribute.clone())
+                .or_insert_with(|| state::AttributeState {
+                    source_digest: String::new(),
+                    written_digest: String::new(),
+                    event_id: written.event_id.clone(),
+                    directory_digest: None,
+                    pending_digest: None,
+                });
+            slot.pending_digest = Some(written.written_digest.clone());
         }
-        Ok(())
+        state::save(&self.bus, entry_id, &pending)
+            .await
+            .map_err(|e| failed(e.to_string()))
+    }
+
+    /// Keeps the photo findable by name for later (a person who does not exist yet, a changed
+    /// employee id, a resync): an inline photo is stored in the photo bucket under its file name,
+    /// and the name is indexed to its object.
+    async fn keep_photo(&self, event: &PhotoUpload, source: &mut Source) -> Result<(), Stop> {
+        let object = match &event.photo {
+            PhotoRef::Inline(_) => {
+                let photo = source.bytes(self).await?;
+                self.bus
+                    .put_photo(&event.file_name, photo)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                &event.file_name
+            }
+            PhotoRef::Object(name) => name,
+        };
+        state::index_photo(&self.bus, &event.file_name, object)
+            .await
+            .map_err(|e| failed(e.to_string()))
     }
 
     /// Match, then search: exactly one entry or a `no-match` / `ambiguous` stop.
@@ -294,6 +328,28 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Puts how an event ended into its result; says whether to ack.
+fn settle(result: &mut PhotoResult, outcome: Result<Outcome, Stop>) -> Disposition {
+    match outcome {
+        Ok(outcome) => {
+            result.outcome = outcome;
+            Disposition::Ack
+        }
+        Err(Stop(outcome, reason, disposition)) => {
+            result.outcome = outcome;
+            result.reason = Some(reason);
+            disposition
+        }
+    }
+}
+
+fn finish_clock(result: &mut PhotoResult, mut clock: Clock) {
+    clock
+        .1
+        .insert("total".into(), clock.0.elapsed().as_secs_f64() * 1e3);
+    result.timings_ms = clock.1;
 }
 
 /// The event id from a payload, even a broken one, so its result can be correlated.

@@ -82,6 +82,8 @@ impl Pipeline {
             source_digest: s.source_digest.clone(),
             written_digest: s.written_digest.clone(),
             event_id: input.event_id.to_owned(),
+            directory_digest: None,
+            pending_digest: None,
         };
         let mut result = AttributeResult {
             attribute: profile.attribute.clone(),

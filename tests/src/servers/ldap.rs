@@ -1,6 +1,8 @@
 //! A private OpenLDAP `slapd`: an mdb database in a temporary directory, the core, cosine and
 //! inetorgperson schemas plus a small AD-like schema (employeeID, sAMAccountName,
-//! thumbnailPhoto), an admin account and a `photosync` service account allowed to write photos.
+//! thumbnailPhoto), an admin account and a `photosync` service account allowed to write photos,
+//! and the syncprov overlay (RFC 4533 content synchronisation, with a session log) for the
+//! directory watcher.
 
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -398,7 +400,8 @@ include {d}/ad.schema
 pidfile {d}/slapd.pid
 modulepath /usr/lib/ldap
 moduleload back_mdb
-sizelimit 1000
+moduleload syncprov
+sizelimit size.soft=1000 size.hard=1000 size.prtotal=unlimited
 database mdb
 suffix \"{BASE_DN}\"
 rootdn \"{ADMIN_DN}\"
@@ -407,6 +410,7 @@ directory {d}/data
 maxsize 1073741824
 index objectClass eq
 index employeeID,sAMAccountName,uid,givenName,sn eq
+index entryCSN,entryUUID eq
 access to attrs=thumbnailPhoto,jpegPhoto
   by dn.exact=\"{SERVICE_DN}\" write
   by * read
@@ -415,6 +419,9 @@ access to attrs=userPassword
   by anonymous auth
   by * none
 access to * by * read
+overlay syncprov
+syncprov-checkpoint 100 1
+syncprov-sessionlog 10000
 "
     )
 }
