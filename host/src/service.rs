@@ -171,7 +171,11 @@ pub async fn watch(
 /// (`photosync export --all`); returns (entries, events).
 pub async fn export_all(config: &Config) -> anyhow::Result<(usize, usize)> {
     let (bus, directory) = connect_servers(config).await?;
-    let attributes: Vec<String> = config.profiles().iter().map(|p| p.attribute.clone()).collect();
+    let attributes: Vec<String> = config
+        .profiles()
+        .iter()
+        .map(|p| p.attribute.clone())
+        .collect();
     let run = crate::publish::now_rfc3339();
     let published = std::sync::atomic::AtomicUsize::new(0);
     let published_ref = &published;

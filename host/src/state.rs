@@ -27,6 +27,17 @@ pub struct AttributeState {
 }
 
 impl AttributeState {
+    /// An attribute photosync has not decided anything about yet.
+    pub fn unknown(event_id: &str) -> Self {
+        Self {
+            source_digest: String::new(),
+            written_digest: String::new(),
+            event_id: event_id.to_owned(),
+            directory_digest: None,
+            pending_digest: None,
+        }
+    }
+
     /// Whether `other` remembers the same source and written photo.
     pub fn same_digests(&self, other: &AttributeState) -> bool {
         self.source_digest == other.source_digest && self.written_digest == other.written_digest
@@ -54,9 +65,9 @@ impl EntryState {
             .get(attribute)
             .filter(|a| !a.source_digest.is_empty() || !a.written_digest.is_empty())
             .map(|a| SyncState {
-            source_digest: a.source_digest.clone(),
-            written_digest: a.written_digest.clone(),
-        })
+                source_digest: a.source_digest.clone(),
+                written_digest: a.written_digest.clone(),
+            })
     }
 }
 
@@ -94,6 +105,53 @@ pub async fn load(bus: &Bus, entry_id: &str) -> Result<Option<EntryState>, BusEr
             }
         }),
     )
+}
+
+/// Applies `change` to the entry's latest state and saves the result with compare-and-set on
+/// the KV revision, starting again from the newer state when another worker (or the
+/// directory-change handler) saved in between. Returns the state as saved; nothing is written
+/// when `change` changes nothing.
+pub async fn update(
+    bus: &Bus,
+    entry_id: &str,
+    mut change: impl FnMut(&mut EntryState),
+) -> Result<EntryState, BusError> {
+    use async_nats::jetstream::kv::{Operation, UpdateErrorKind};
+    let key = key(entry_id);
+    for _ in 0..32 {
+        let entry = bus
+            .state()
+            .entry(key.clone())
+            .await
+            .map_err(|e| BusError(format!("cannot read sync state: {e}")))?;
+        let (current, revision) = match entry {
+            None => (None, 0),
+            Some(e) if e.operation != Operation::Put => (None, e.revision),
+            Some(e) => (
+                serde_json::from_slice::<EntryState>(&e.value).ok(),
+                e.revision,
+            ),
+        };
+        let mut next = current.clone().unwrap_or_default();
+        change(&mut next);
+        let same = match &current {
+            Some(current) => *current == next,
+            None => next == EntryState::default(),
+        };
+        if same {
+            return Ok(next);
+        }
+        let bytes = serde_json::to_vec(&next)
+            .map_err(|e| BusError(format!("cannot encode sync state: {e}")))?;
+        match bus.state().update(&key, bytes.into(), revision).await {
+            Ok(_) => return Ok(next),
+            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => continue,
+            Err(e) => return Err(BusError(format!("cannot save sync state: {e}"))),
+        }
+    }
+    Err(BusError(format!(
+        "the sync state of {entry_id} kept changing while it was being saved; it will be tried again"
+    )))
 }
 
 /// Forgets an entry's state (the entry was deleted).
@@ -155,17 +213,6 @@ pub async fn find_photo(bus: &Bus, name: &str) -> Result<Option<StoredName>, Bus
         .await
         .map_err(|e| BusError(format!("cannot read the photo index: {e}")))?;
     Ok(value.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
-}
-
-/// Saves an entry's state.
-pub async fn save(bus: &Bus, entry_id: &str, state: &EntryState) -> Result<(), BusError> {
-    let bytes = serde_json::to_vec(state)
-        .map_err(|e| BusError(format!("cannot encode sync state: {e}")))?;
-    bus.state()
-        .put(key(entry_id), bytes.into())
-        .await
-        .map(|_| ())
-        .map_err(|e| BusError(format!("cannot save sync state: {e}")))
 }
 
 #[cfg(test)]

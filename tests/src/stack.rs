@@ -225,6 +225,22 @@ impl Stack {
         )
     }
 
+    /// Waits for a result satisfying `wanted`, whichever event it is for.
+    pub fn result_matching(
+        &mut self,
+        what: &str,
+        wanted: impl Fn(&PhotoResult) -> bool,
+    ) -> PhotoResult {
+        let results = &self.results;
+        let seen = &mut self.seen;
+        eventually(Duration::from_secs(60), what, || {
+            while let Ok(r) = results.try_recv() {
+                seen.push(r);
+            }
+            seen.iter().find(|r| wanted(r)).cloned()
+        })
+    }
+
     /// Waits until `n` more results have arrived and returns them.
     pub fn next_results(&mut self, n: usize, deadline: Duration) -> Vec<PhotoResult> {
         let mut got = Vec::with_capacity(n);

@@ -127,27 +127,40 @@ impl Pipeline {
             return Ok(Outcome::Unchanged);
         }
         result.entry_dn = Some(entry.dn.clone());
+        // The state is read after the entry: if the entry already shows a photo photosync is
+        // writing, the state read now has it at least as pending.
         let previous = state::load(&self.bus, &entry.id)
             .await
             .map_err(|e| failed(e.to_string()))?
             .unwrap_or_default();
-        let mut next = previous.clone();
-        next.dn = entry.dn.clone();
         let mut notes = Vec::new();
+        let mut seen = Vec::new();
         for profile in &self.profiles {
-            if let Some(note) = self
-                .photo_seen(change, &entry, &profile.attribute, &mut next)
-                .await?
-            {
-                notes.push(note);
+            let attribute = &profile.attribute;
+            let (digest, note) = self
+                .photo_seen(change, &entry, attribute, &previous)
+                .await?;
+            notes.extend(note);
+            if let Some(digest) = digest {
+                seen.push((attribute.clone(), digest));
             }
         }
-        if next != previous {
-            state::save(&self.bus, &entry.id, &next)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-        }
-        let outcome = self.waiting_photo(change, &entry, &next, result, clock).await;
+        let next = state::update(&self.bus, &entry.id, |s| {
+            if !seen.is_empty() || !s.dn.is_empty() {
+                s.dn = entry.dn.clone();
+            }
+            for (attribute, digest) in &seen {
+                s.attributes
+                    .entry(attribute.clone())
+                    .or_insert_with(|| AttributeState::unknown(&change.id))
+                    .directory_digest = digest.clone();
+            }
+        })
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+        let outcome = self
+            .waiting_photo(change, &entry, &next, result, clock)
+            .await;
         let (outcome, mut reason) = match outcome {
             Ok(done) => done,
             Err(stop) => return Err(stop),
@@ -161,15 +174,16 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    /// Compares a photo attribute's value with what photosync last saw or wrote, publishes a
-    /// photo-changed event when someone else changed it, and notes it in `next`.
+    /// Compares a photo attribute's value with what photosync last saw or wrote, and publishes
+    /// a photo-changed event when someone else changed it. Returns the directory digest to
+    /// remember (outer `None`: nothing new) and a note for the result.
     async fn photo_seen(
         &self,
         change: &DirectoryChange,
         entry: &Entry,
         attribute: &str,
-        next: &mut EntryState,
-    ) -> Result<Option<String>, Stop> {
+        previous: &EntryState,
+    ) -> Result<(Option<Option<String>>, Option<String>), Stop> {
         let value = entry
             .values
             .get(&attribute.to_ascii_lowercase())
@@ -178,32 +192,20 @@ impl Pipeline {
             .map(|v| self.deduper.digest(v))
             .transpose()
             .map_err(plugin_failed)?;
-        let known = next.attributes.get(attribute);
-        if digest == known.and_then(|s| s.directory_digest.clone()) {
-            return Ok(None);
+        let known = previous.attributes.get(attribute);
+        if digest == known.and_then(|s| s.directory_digest.clone())
+            || (known.is_none() && digest.is_none())
+        {
+            return Ok((None, None));
         }
         let ours = digest.as_ref().is_some_and(|d| {
             known.is_some_and(|s| s.written_digest == *d || s.pending_digest.as_ref() == Some(d))
         });
-        if known.is_none() && digest.is_none() {
-            return Ok(None);
-        }
-        let slot = next
-            .attributes
-            .entry(attribute.to_owned())
-            .or_insert_with(|| AttributeState {
-                source_digest: String::new(),
-                written_digest: String::new(),
-                event_id: change.id.clone(),
-                directory_digest: None,
-                pending_digest: None,
-            });
-        slot.directory_digest = digest;
         if ours {
-            return Ok(None);
+            return Ok((Some(digest), None));
         }
         let event = self.photo_changed(change, entry, attribute, value).await?;
-        Ok(Some(match &event.md5 {
+        let note = match &event.md5 {
             Some(md5) => format!(
                 "{attribute} was changed in the directory by someone else (md5 {md5}); published on {}",
                 crate::events::PHOTO_CHANGED
@@ -212,7 +214,8 @@ impl Pipeline {
                 "{attribute} was removed in the directory by someone else; published on {}",
                 crate::events::PHOTO_CHANGED
             ),
-        }))
+        };
+        Ok((Some(digest), Some(note)))
     }
 
     async fn photo_changed(
@@ -296,14 +299,12 @@ impl Pipeline {
             }
         };
         // Remember the names looked for, on top of what the upload pipeline saved.
-        let mut latest = state::load(&self.bus, &entry.id)
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .unwrap_or_else(|| current.clone());
-        latest.names = Some(names);
-        state::save(&self.bus, &entry.id, &latest)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        state::update(&self.bus, &entry.id, |s| {
+            s.dn = entry.dn.clone();
+            s.names = Some(names.clone());
+        })
+        .await
+        .map_err(|e| failed(e.to_string()))?;
         Ok(outcome)
     }
 }

@@ -11,7 +11,7 @@ use crate::events::{Outcome, PhotoRef, PhotoResult, PhotoUpload};
 use crate::plugins::{
     self, Attribute, Deduper, MatchOutcome, Matcher, PhotoInfo, PluginError, Profile, Transformer,
 };
-use crate::state::{self, EntryState};
+use crate::state::{self, AttributeState};
 
 mod directory_change;
 mod rendition;
@@ -134,11 +134,8 @@ impl Pipeline {
             .await
             .map_err(|e| failed(e.to_string()))?
             .unwrap_or_default();
-        let mut next = EntryState {
-            dn: entry.dn.clone(),
-            attributes: previous.attributes.clone(),
-            names: previous.names.clone(),
-        };
+        // What each rendition decided to remember, by attribute, and whether it was written.
+        let mut decided: Vec<(String, AttributeState, bool)> = Vec::new();
         let mut changes = Vec::new();
         let input = rendition::Input {
             event_id: &event.id,
@@ -154,25 +151,33 @@ impl Pipeline {
                     clock,
                 )
                 .await?;
-            if let Some(mut state) = done.state {
+            let wrote = done.write.is_some();
+            if let Some(state) = done.state {
                 // The same digests decided again are not news: the state keeps the event that
                 // first decided them, and an unchanged photo costs no state write.
                 let before = previous.attributes.get(&profile.attribute);
-                if !before.is_some_and(|p| p.same_digests(&state)) {
-                    state.directory_digest = if done.write.is_some() {
-                        Some(state.written_digest.clone())
-                    } else {
-                        before.and_then(|p| p.directory_digest.clone())
-                    };
-                    next.attributes.insert(profile.attribute.clone(), state);
+                if wrote || !before.is_some_and(|p| p.same_digests(&state)) {
+                    decided.push((profile.attribute.clone(), state, wrote));
                 }
             }
             changes.extend(done.write.map(|bytes| (profile.attribute.clone(), bytes)));
             result.attributes.push(done.result);
         }
         if !changes.is_empty() {
-            self.mark_pending(&entry.id, &previous, &next, &changes)
-                .await?;
+            // Saved before the modify, so that the watcher recognises the directory change as
+            // photosync's own even before the final state is saved.
+            state::update(&self.bus, &entry.id, |s| {
+                for (attribute, state, wrote) in &decided {
+                    if *wrote {
+                        s.attributes
+                            .entry(attribute.clone())
+                            .or_insert_with(|| AttributeState::unknown(&state.event_id))
+                            .pending_digest = Some(state.written_digest.clone());
+                    }
+                }
+            })
+            .await
+            .map_err(|e| failed(e.to_string()))?;
             let t = Instant::now();
             if let Err(e) = self.directory.replace(&entry.dn, &changes).await {
                 for a in result.attributes.iter_mut().filter(|a| a.written) {
@@ -188,10 +193,23 @@ impl Pipeline {
             }
             clock.lap("write", t);
         }
-        if next != previous {
-            state::save(&self.bus, &entry.id, &next)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
+        if !decided.is_empty() || previous.dn != entry.dn {
+            state::update(&self.bus, &entry.id, |s| {
+                s.dn = entry.dn.clone();
+                for (attribute, state, wrote) in &decided {
+                    let mut state = state.clone();
+                    let before = s.attributes.get(attribute);
+                    state.directory_digest = if *wrote {
+                        Some(state.written_digest.clone())
+                    } else {
+                        before.and_then(|p| p.directory_digest.clone())
+                    };
+                    state.pending_digest = None;
+                    s.attributes.insert(attribute.clone(), state);
+                }
+            })
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         }
         if changes.is_empty() {
             Ok(Outcome::Unchanged)
@@ -199,37 +217,6 @@ impl Pipeline {
             self.keep_photo(&event, &mut source).await?;
             Ok(Outcome::Written)
         }
-    }
-
-    /// Saves, before a modify, the digests about to be written as pending, so that the watcher
-    /// recognises the directory change as photosync's own even before the final state is saved.
-    async fn mark_pending(
-        &self,
-        entry_id: &str,
-        previous: &EntryState,
-        next: &EntryState,
-        changes: &[(String, Vec<u8>)],
-    ) -> Result<(), Stop> {
-        let mut pending = previous.clone();
-        for (attribute, _) in changes {
-            let Some(written) = next.attributes.get(attribute) else {
-                continue;
-            };
-            let slot = pending
-                .attributes
-                .entry(attribute.clone())
-                .or_insert_with(|| state::AttributeState {
-                    source_digest: String::new(),
-                    written_digest: String::new(),
-                    event_id: written.event_id.clone(),
-                    directory_digest: None,
-                    pending_digest: None,
-                });
-            slot.pending_digest = Some(written.written_digest.clone());
-        }
-        state::save(&self.bus, entry_id, &pending)
-            .await
-            .map_err(|e| failed(e.to_string()))
     }
 
     /// Keeps the photo findable by name for later (a person who does not exist yet, a changed

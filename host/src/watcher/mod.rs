@@ -105,7 +105,9 @@ impl<'a> Watcher<'a> {
             .get(&self.cookie_key)
             .await
             .map(|v| v.map(|b| b.to_vec()))
-            .map_err(|e| crate::bus::BusError(format!("cannot read the watcher's cookie: {e}")).into())
+            .map_err(|e| {
+                crate::bus::BusError(format!("cannot read the watcher's cookie: {e}")).into()
+            })
     }
 
     async fn save_cookie(&self, cookie: &[u8]) -> Result<(), WatchError> {
@@ -114,7 +116,9 @@ impl<'a> Watcher<'a> {
             .put(&self.cookie_key, cookie.to_vec().into())
             .await
             .map(|_| ())
-            .map_err(|e| crate::bus::BusError(format!("cannot save the watcher's cookie: {e}")).into())
+            .map_err(|e| {
+                crate::bus::BusError(format!("cannot save the watcher's cookie: {e}")).into()
+            })
     }
 
     /// One persistent search, from the saved cookie until the connection ends.
@@ -170,7 +174,9 @@ impl<'a> Watcher<'a> {
                 .state()
                 .purge(&self.cookie_key)
                 .await
-                .map_err(|e| crate::bus::BusError(format!("cannot reset the watcher's cookie: {e}")))?;
+                .map_err(|e| {
+                    crate::bus::BusError(format!("cannot reset the watcher's cookie: {e}"))
+                })?;
         }
         Err(WatchError::Ended(format!(
             "result code {}{}",
@@ -349,7 +355,11 @@ impl<'a> Watcher<'a> {
             source: self.source.clone(),
         };
         self.bus.publish_directory_change(&event).await?;
-        tracing::debug!(entry = dn, change = change.as_str(), "Directory change published.");
+        tracing::debug!(
+            entry = dn,
+            change = change.as_str(),
+            "Directory change published."
+        );
         Ok(())
     }
 }
