@@ -9,9 +9,11 @@
 //! - [`events`]: the event and result types and the NATS names.
 //! - [`bus`]: NATS and JetStream: streams, the photo Object Store, the state KV bucket.
 //! - [`directory`]: LDAP: bind, search with escaping and paging, write photo attributes.
-//! - [`state`]: per-entry sync state (digests last written).
+//! - [`state`]: per-entry sync state (digests last written and seen), saved with compare-and-set;
+//!   the photo-name index.
 //! - [`pipeline`]: one event from payload to result.
-//! - [`service`]: `photosync run`, the worker loop.
+//! - [`service`]: `photosync run`, the worker loop; `watch` and `export`.
+//! - [`watcher`]: the directory watcher (RFC 4533), publishing directory-change events.
 //! - [`publish`]: `photosync publish`, producing events from files.
 //! - [`plugins`]: loading, sandboxing and calling WebAssembly component plugins.
 //! - [`profiles`]: renditions, the size and byte limits of each photo attribute.

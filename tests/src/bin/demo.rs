@@ -1,6 +1,8 @@
 //! The photosync demo: starts a private NATS (JetStream) and OpenLDAP with sample people on
 //! loopback, runs the real `photosync run` next to them, publishes sample photos and prints each
 //! result as it arrives — then publishes them again to show that nothing unchanged is rewritten.
+//! Then it adds a person whose photo was waiting, and changes a photo behind photosync's back,
+//! to show the directory watcher at work.
 //!
 //! Usage: `demo PHOTOSYNC_BINARY OUTPUT_DIR` (scripts/demo runs it).
 
@@ -8,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use photosync::events::PhotoResult;
+use base64::Engine as _;
+use photosync::events::{PHOTO_CHANGED, PhotoChanged, PhotoResult};
 use photosync_tests::fixtures::write_samples;
 use photosync_tests::servers::{LdapServer, NatsServer, PEOPLE_DN, Person};
 use photosync_tests::stack::config_toml;
@@ -59,7 +62,9 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let outcome = rt.block_on(sync_samples(&nats.url(), &out));
+    let outcome = rt
+        .block_on(sync_samples(&nats.url(), &out))
+        .and_then(|()| rt.block_on(directory_changes(&nats.url(), &ldap, &people[1])));
     let _ = service.kill();
     let _ = service.wait();
     outcome?;
@@ -91,18 +96,99 @@ async fn sync_samples(nats: &str, out: &std::path::Path) -> anyhow::Result<()> {
             "\n== Publishing {} sample photos ({round}); results as they arrive:",
             samples.len()
         );
+        let mut waiting = std::collections::HashSet::new();
         for path in &samples {
-            photosync::publish::publish_file(&bus, path, "demo", &Default::default()).await?;
+            let event =
+                photosync::publish::publish_file(&bus, path, "demo", &Default::default()).await?;
+            waiting.insert(event.id);
         }
-        for _ in 0..samples.len() {
+        // Results of other events (the directory changes photosync's own writes cause) are
+        // not shown here.
+        while !waiting.is_empty() {
             let message = tokio::time::timeout(Duration::from_secs(120), results.next())
                 .await
                 .map_err(|_| anyhow::anyhow!("no result within 2 minutes; see photosync.log"))?
                 .ok_or_else(|| anyhow::anyhow!("the result subscription ended"))?;
-            print_result(&serde_json::from_slice::<PhotoResult>(&message.payload)?);
+            let result = serde_json::from_slice::<PhotoResult>(&message.payload)?;
+            if waiting.remove(&result.event_id) {
+                print_result(&result);
+            }
         }
     }
     Ok(())
+}
+
+/// The watcher at work: a new person gets the photo waiting for them, and a photo changed in
+/// the directory by someone else goes out as a photo-changed event.
+async fn directory_changes(nats: &str, ldap: &LdapServer, alan: &Person) -> anyhow::Result<()> {
+    let bus = photosync::bus::Bus::connect(nats, None).await?;
+    let mut results = bus.client.subscribe("photosync.result.>").await?;
+    let mut changed = bus.client.subscribe(PHOTO_CHANGED).await?;
+    bus.client.flush().await?;
+    wait_for_watcher(&bus).await?;
+    let dorothy = Person::new("dorothy", "Dorothy", "Vaughan", Some("99999"));
+    println!(
+        "\n== A new person arrives: adding {} with employeeID 99999 (ldapadd).\n   99999.jpg matched nobody above; it waited in the photo bucket:",
+        dorothy.dn()
+    );
+    ldap.add_people(std::slice::from_ref(&dorothy));
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(60), results.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("no result for the new person within a minute"))?
+            .ok_or_else(|| anyhow::anyhow!("the result subscription ended"))?;
+        let result: PhotoResult = serde_json::from_slice(&message.payload)?;
+        if result.entry_dn.as_deref() == Some(dorothy.dn().as_str()) && result.file_name.is_some() {
+            print_result(&result);
+            break;
+        }
+    }
+    let photo = photosync_tests::fixtures::jpeg(
+        &photosync_tests::fixtures::photo_like(96, 96, 42),
+        Default::default(),
+    );
+    println!(
+        "\n== Someone else replaces {}'s thumbnailPhoto (ldapmodify); photosync tells downstream \
+         applications on {PHOTO_CHANGED}:",
+        alan.dn()
+    );
+    ldap.modify_ldif(&format!(
+        "dn: {}\nchangetype: modify\nreplace: thumbnailPhoto\nthumbnailPhoto:: {}\n",
+        alan.dn(),
+        base64::engine::general_purpose::STANDARD.encode(&photo)
+    ));
+    let message = tokio::time::timeout(Duration::from_secs(60), changed.next())
+        .await
+        .map_err(|_| anyhow::anyhow!("no photo-changed event within a minute"))?
+        .ok_or_else(|| anyhow::anyhow!("the subscription ended"))?;
+    let event: PhotoChanged = serde_json::from_slice(&message.payload)?;
+    println!(
+        "   {} {} md5 {} ({} bytes, cause {:?})",
+        event.dn,
+        event.attribute,
+        event.md5.as_deref().unwrap_or("-"),
+        event.bytes,
+        event.cause
+    );
+    Ok(())
+}
+
+/// Waits until the watcher has saved its place in the change stream, so that the changes the
+/// demo makes next are seen as changes.
+async fn wait_for_watcher(bus: &photosync::bus::Bus) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut keys = bus.state().keys().await?;
+        while let Some(key) = keys.next().await {
+            if key?.starts_with("watcher.") {
+                return Ok(());
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("the directory watcher did not start; see photosync.log");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn print_result(r: &PhotoResult) {
@@ -134,6 +220,6 @@ fn config_text(nats: &str, ldap: &str, bind_dn: &str) -> String {
     );
     format!(
         "# Written by the photosync demo.\n{shared}\n[[renditions]]\nattribute = \"thumbnailPhoto\"\n\n\
-         [[renditions]]\nattribute = \"jpegPhoto\"\n"
+         [[renditions]]\nattribute = \"jpegPhoto\"\n\n[watcher]\nenabled = true\n"
     )
 }
