@@ -34,6 +34,16 @@ pub fn content_digest(bytes: &[u8]) -> String {
     )
 }
 
+/// A header value: one line, at most 1000 characters.
+fn header_value(text: &str) -> async_nats::HeaderValue {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1000)
+        .collect();
+    line.as_str().into()
+}
+
 /// A photo read from the photo bucket.
 #[derive(Debug)]
 pub struct StoredPhoto {
@@ -216,6 +226,71 @@ impl Bus {
             .map_err(|e| err(&format!("the event on {subject} was not stored"), e))
     }
 
+    /// Keeps an event that failed on every delivery on `photosync.dead.<subject>`, with the
+    /// last reason in the `Photosync-Reason` header.
+    pub async fn dead_letter(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        reason: &str,
+    ) -> Result<(), BusError> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Photosync-Reason", header_value(reason));
+        let ack = self
+            .js
+            .publish_with_headers(format!("{}.{subject}", events::DEAD_PREFIX), headers, payload)
+            .await
+            .map_err(|e| err("cannot publish the dead letter", e))?;
+        ack.await
+            .map(|_| ())
+            .map_err(|e| err("the dead letter was not stored", e))
+    }
+
+    /// Publishes every dead letter again on its original subject and removes it; returns how
+    /// many. Each goes out with a new message id, so that duplicate detection does not drop it.
+    pub async fn replay_dead_letters(&self) -> Result<usize, BusError> {
+        let mut stream = self
+            .js
+            .get_stream(events::DEAD_STREAM)
+            .await
+            .map_err(|e| err("cannot open the dead-letter stream", e))?;
+        let state = stream
+            .info()
+            .await
+            .map_err(|e| err("cannot read the dead-letter stream", e))?
+            .state
+            .clone();
+        let mut replayed = 0;
+        if state.messages == 0 {
+            return Ok(0);
+        }
+        let prefix = format!("{}.", events::DEAD_PREFIX);
+        for seq in state.first_sequence..=state.last_sequence {
+            let message = match stream.get_raw_message(seq).await {
+                Ok(m) => m,
+                Err(_) => continue,
+            };
+            let Some(subject) = message.subject.as_str().strip_prefix(&prefix) else {
+                continue;
+            };
+            let publish = jetstream::context::Publish::build()
+                .payload(message.payload.clone())
+                .message_id(format!("replay-{}", uuid::Uuid::new_v4()));
+            self.js
+                .send_publish(subject.to_owned(), publish)
+                .await
+                .map_err(|e| err("cannot replay a dead letter", e))?
+                .await
+                .map_err(|e| err("the replayed event was not stored", e))?;
+            stream
+                .delete_message(seq)
+                .await
+                .map_err(|e| err("cannot remove a replayed dead letter", e))?;
+            replayed += 1;
+        }
+        Ok(replayed)
+    }
+
     /// The state bucket.
     pub fn state(&self) -> &kv::Store {
         &self.state
@@ -248,7 +323,13 @@ async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
         duplicate_window: DUPLICATE_WINDOW,
         ..Default::default()
     };
-    for config in [events, results, changes] {
+    let dead = stream::Config {
+        name: events::DEAD_STREAM.into(),
+        subjects: vec![format!("{}.>", events::DEAD_PREFIX)],
+        storage: stream::StorageType::File,
+        ..Default::default()
+    };
+    for config in [events, results, changes, dead] {
         let name = config.name.clone();
         let mut existing = js
             .get_or_create_stream(config.clone())

@@ -226,9 +226,20 @@ pub struct WorkerConfig {
     /// Deliveries of one event before it ends as `failed` for good.
     #[serde(default = "default_max_deliver")]
     pub max_deliver: i64,
-    /// Seconds before a failed event is redelivered.
+    /// Seconds before a failed event is redelivered the first time; doubled for each further
+    /// delivery, up to `retry_max_secs`.
     #[serde(default = "default_retry_secs")]
     pub retry_secs: u64,
+    /// The longest wait before a redelivery.
+    #[serde(default = "default_retry_max_secs")]
+    pub retry_max_secs: u64,
+    /// Where to serve /healthz, /readyz and /metrics, e.g. `127.0.0.1:9464`; none by default.
+    #[serde(default)]
+    pub http: Option<String>,
+}
+
+fn default_retry_max_secs() -> u64 {
+    300
 }
 
 impl Default for WorkerConfig {
@@ -237,6 +248,8 @@ impl Default for WorkerConfig {
             concurrency: default_concurrency(),
             max_deliver: default_max_deliver(),
             retry_secs: default_retry_secs(),
+            retry_max_secs: default_retry_max_secs(),
+            http: None,
         }
     }
 }
@@ -392,6 +405,20 @@ impl Config {
         }
         for role in Role::ALL {
             self.plugin_spec(role)?;
+        }
+        if self.worker.retry_max_secs < self.worker.retry_secs {
+            return Err(invalid(
+                "worker.retry-max-secs",
+                "must be at least worker.retry-secs",
+            ));
+        }
+        if let Some(addr) = &self.worker.http
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(invalid(
+                "worker.http",
+                "must be an address and port such as 127.0.0.1:9464",
+            ));
         }
         if self.watcher.mode != "syncrepl" {
             return Err(invalid("watcher.mode", "must be syncrepl"));

@@ -13,6 +13,11 @@ pub const DIRECTORY_CHANGED: &str = "photosync.directory.changed";
 pub const PHOTO_CHANGED: &str = "photosync.photo.changed";
 /// The JetStream stream keeping photo-changed events.
 pub const CHANGES_STREAM: &str = "PHOTOSYNC_CHANGES";
+/// Subject prefix of dead letters: events that failed on every delivery,
+/// `photosync.dead.<original subject>`.
+pub const DEAD_PREFIX: &str = "photosync.dead";
+/// The JetStream stream keeping dead letters until they are replayed.
+pub const DEAD_STREAM: &str = "PHOTOSYNC_DEAD";
 /// The durable consumer all workers share for directory-change events.
 pub const DIRECTORY_CONSUMER: &str = "photosync-directory";
 /// Prefix of result subjects: `photosync.result.<outcome>`.
@@ -159,6 +164,14 @@ pub struct PhotoResult {
     pub timings_ms: BTreeMap<String, f64>,
     /// Which delivery of the event this was (1 for the first).
     pub delivery: u64,
+    /// Whether this is the event's last result. `false` only for a `failed` result of an event
+    /// that will be delivered again; every event ends with exactly one final result.
+    #[serde(rename = "final", default = "yes")]
+    pub is_final: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What happened to a directory entry.

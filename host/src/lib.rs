@@ -12,6 +12,7 @@
 //! - [`state`]: per-entry sync state (digests last written and seen), saved with compare-and-set;
 //!   the photo-name index.
 //! - [`pipeline`]: one event from payload to result.
+//! - [`health`]: health, readiness and Prometheus metrics over HTTP.
 //! - [`service`]: `photosync run`, the worker loop; `watch` and `export`.
 //! - [`watcher`]: the directory watcher (RFC 4533), publishing directory-change events.
 //! - [`publish`]: `photosync publish`, producing events from files.
@@ -23,6 +24,7 @@ pub mod bus;
 pub mod config;
 pub mod directory;
 pub mod events;
+pub mod health;
 pub mod offline;
 pub mod pipeline;
 pub mod plugins;

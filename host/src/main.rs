@@ -40,6 +40,12 @@ enum Command {
         #[arg(long, required = true)]
         all: bool,
     },
+    /// Publishes the dead letters (events that failed on every delivery) again, and removes them.
+    Replay {
+        /// The NATS server.
+        #[arg(long, env = "PHOTOSYNC_NATS", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+    },
     /// Checks a configuration file without connecting to anything.
     CheckConfig {
         /// The configuration file.
@@ -143,6 +149,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "exported {events} photos from {entries} entries on {}",
                 photosync::events::PHOTO_CHANGED
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay { nats } => {
+            let replayed = tokio_runtime()?.block_on(async {
+                let bus = photosync::bus::Bus::connect(&nats, None).await?;
+                bus.replay_dead_letters().await
+            })?;
+            println!("replayed {replayed} dead letters");
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::events;
 use crate::pipeline::{Disposition, Pipeline};
+use crate::health::Health;
 use crate::plugins::{Deduper, Matcher, Role, Runtime, RuntimeOptions, Transformer};
 
 /// Builds the pipeline: plugins loaded and checked, NATS connected, directory bound.
@@ -120,8 +121,29 @@ pub async fn run(
             .await;
         })
     });
+    let health = Arc::new(Health::default());
+    if let Some(addr) = &config.worker.http {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot serve HTTP on {addr} (worker.http): {e}"))?;
+        tracing::info!(%addr, "Serving /healthz, /readyz and /metrics.");
+        tokio::spawn(crate::health::serve(listener, health.clone()));
+    }
+    let observer = tokio::spawn(observe(
+        pipeline.clone(),
+        health.clone(),
+        [events::CONSUMER, events::DIRECTORY_CONSUMER],
+    ));
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let worker = Arc::new(Worker {
+        pipeline: pipeline.clone(),
+        health,
+        retry: Duration::from_secs(config.worker.retry_secs),
+        retry_max: Duration::from_secs(config.worker.retry_max_secs),
+        max_deliver: config.worker.max_deliver,
+        stopping,
+    });
     let permits = Arc::new(Semaphore::new(config.worker.concurrency));
-    let retry = Duration::from_secs(config.worker.retry_secs);
     tracing::info!(
         concurrency = config.worker.concurrency,
         watcher = config.watcher.enabled,
@@ -129,6 +151,10 @@ pub async fn run(
     );
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => permit?,
+        };
         let (kind, message) = tokio::select! {
             () = &mut shutdown => break,
             next = messages.next() => match next {
@@ -140,20 +166,184 @@ pub async fn run(
                 None => break,
             },
         };
-        let permit = permits.clone().acquire_owned().await?;
-        let pipeline = pipeline.clone();
+        let worker = worker.clone();
         tokio::spawn(async move {
-            handle(&pipeline, kind, message, retry).await;
+            worker.handle(kind, message).await;
             drop(permit);
         });
     }
-    tracing::info!("Stopping: waiting for events in flight.");
+    tracing::info!("Stopping: no new events; waiting for events in flight.");
+    let _ = stopping_tx.send(true);
     let _ = stop_watcher.send(true);
     if let Some(watcher) = watcher {
         let _ = watcher.await;
     }
     let _ = permits.acquire_many(config.worker.concurrency as u32).await;
+    observer.abort();
+    tracing::info!("Stopped.");
     Ok(())
+}
+
+/// Keeps the health's NATS state and backlog current.
+async fn observe(pipeline: Arc<Pipeline>, health: Arc<Health>, consumers: [&'static str; 2]) {
+    loop {
+        let connected = pipeline.bus.client.connection_state()
+            == async_nats::connection::State::Connected;
+        health.set_nats_connected(connected);
+        if connected && let Ok(mut stream) = pipeline.bus.js.get_stream(events::EVENTS_STREAM).await {
+            let mut pending = 0i64;
+            for name in consumers {
+                if let Ok(mut consumer) = stream
+                    .get_consumer::<pull::Config>(name)
+                    .await
+                    && let Ok(info) = consumer.info().await
+                {
+                    pending += info.num_pending as i64;
+                }
+            }
+            health.set_backlog(pending);
+            let _ = stream.info().await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// What every event task shares.
+struct Worker {
+    pipeline: Arc<Pipeline>,
+    health: Arc<Health>,
+    retry: Duration,
+    retry_max: Duration,
+    max_deliver: i64,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Worker {
+    /// Processes one message to its end: a result published, then ack, a redelivery later, or
+    /// (on the last delivery) a dead letter. While the directory is unreachable the message is
+    /// held and tried again when it answers, without spending a delivery.
+    async fn handle(&self, kind: Kind, message: async_nats::jetstream::Message) {
+        self.health.in_flight(1);
+        self.handle_inner(kind, message).await;
+        self.health.in_flight(-1);
+    }
+
+    async fn handle_inner(&self, kind: Kind, message: async_nats::jetstream::Message) {
+        let delivery = message.info().map_or(1, |i| i.delivered.max(1) as u64);
+        let (mut result, disposition) = loop {
+            let (result, disposition) = match kind {
+                Kind::Upload => self.pipeline.handle(&message.payload, delivery).await,
+                Kind::DirectoryChange => {
+                    self.pipeline
+                        .handle_directory_change(&message.payload, delivery)
+                        .await
+                }
+            };
+            if disposition != Disposition::Wait {
+                self.health.directory_up();
+                break (result, disposition);
+            }
+            self.health
+                .directory_down(result.reason.as_deref().unwrap_or("unreachable"));
+            self.health.waiting(1);
+            let back = self.wait_for_directory(&message).await;
+            self.health.waiting(-1);
+            if !back {
+                // Shutting down: hand the event back for another worker.
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+                return;
+            }
+        };
+        let kind_name = match kind {
+            Kind::Upload => "upload",
+            Kind::DirectoryChange => "directory-change",
+        };
+        let last = delivery as i64 >= self.max_deliver;
+        let ack = match disposition {
+            Disposition::Retry if last => {
+                let reason = format!(
+                    "{} (gave up after {delivery} deliveries; the event is kept on {}.{} for photosync replay)",
+                    result.reason.as_deref().unwrap_or("failed"),
+                    events::DEAD_PREFIX,
+                    message.subject
+                );
+                self.keep_dead_letter(&message, &reason).await;
+                self.health.dead_letter();
+                result.reason = Some(reason);
+                AckKind::Term
+            }
+            Disposition::Retry => {
+                result.is_final = false;
+                self.health.redelivery();
+                AckKind::Nak(Some(self.backoff(delivery)))
+            }
+            Disposition::Ack | Disposition::Wait => AckKind::Ack,
+        };
+        let span = tracing::info_span!("event", id = %result.event_id, entry = result.entry_dn.as_deref().unwrap_or(""));
+        let _enter = span.enter();
+        match &result.reason {
+            Some(reason) => tracing::info!(outcome = result.outcome.as_str(), delivery, "{reason}"),
+            None => tracing::info!(outcome = result.outcome.as_str(), delivery, "Done."),
+        }
+        self.health.record(kind_name, &result);
+        let ack = match self.pipeline.bus.publish_result(&result).await {
+            Ok(()) => ack,
+            Err(e) => {
+                tracing::warn!("Cannot publish the result ({e}); the event will be delivered again.");
+                AckKind::Nak(Some(self.retry))
+            }
+        };
+        if let Err(e) = message.ack_with(ack).await {
+            tracing::warn!("Cannot acknowledge the event ({e}); JetStream will deliver it again.");
+        }
+    }
+
+    /// The wait before delivery `delivery + 1`: doubling from `retry`, at most `retry_max`.
+    fn backoff(&self, delivery: u64) -> Duration {
+        let factor = 1u32 << delivery.saturating_sub(1).min(16);
+        (self.retry * factor).min(self.retry_max)
+    }
+
+    /// Waits until the directory answers, keeping the message ours meanwhile. False when the
+    /// worker is stopping.
+    async fn wait_for_directory(&self, message: &async_nats::jetstream::Message) -> bool {
+        let mut stopping = self.stopping.clone();
+        let mut since_progress = Duration::ZERO;
+        let pause = Duration::from_secs(1);
+        loop {
+            tokio::select! {
+                _ = stopping.wait_for(|s| *s) => return false,
+                () = tokio::time::sleep(pause) => {}
+            }
+            since_progress += pause;
+            if since_progress >= Duration::from_secs(30) {
+                let _ = message.ack_with(AckKind::Progress).await;
+                since_progress = Duration::ZERO;
+            }
+            if !self.health.is_directory_down() || self.pipeline.directory.check().await.is_ok() {
+                self.health.directory_up();
+                return true;
+            }
+        }
+    }
+
+    /// Keeps a message that failed on its last delivery, trying for a while if NATS is away.
+    async fn keep_dead_letter(&self, message: &async_nats::jetstream::Message, reason: &str) {
+        for attempt in 0..30 {
+            match self
+                .pipeline
+                .bus
+                .dead_letter(&message.subject, message.payload.clone(), reason)
+                .await
+            {
+                Ok(()) => return,
+                Err(e) if attempt == 29 => {
+                    tracing::error!("Cannot keep the dead letter ({e}); the event is lost: {reason}");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_secs(2)).await,
+            }
+        }
+    }
 }
 
 /// Runs only the directory watcher (`photosync watch`) until `shutdown` resolves.
@@ -234,38 +424,4 @@ async fn connect_servers(config: &Config) -> anyhow::Result<(Bus, Directory)> {
         .await
         .context("the directory check failed")?;
     Ok((bus, directory))
-}
-
-async fn handle(
-    pipeline: &Pipeline,
-    kind: Kind,
-    message: async_nats::jetstream::Message,
-    retry: Duration,
-) {
-    let delivery = message.info().map_or(1, |i| i.delivered.max(1) as u64);
-    let (result, disposition) = match kind {
-        Kind::Upload => pipeline.handle(&message.payload, delivery).await,
-        Kind::DirectoryChange => {
-            pipeline
-                .handle_directory_change(&message.payload, delivery)
-                .await
-        }
-    };
-    let span = tracing::info_span!("event", id = %result.event_id, entry = result.entry_dn.as_deref().unwrap_or(""));
-    let _enter = span.enter();
-    match &result.reason {
-        Some(reason) => tracing::info!(outcome = result.outcome.as_str(), "{reason}"),
-        None => tracing::info!(outcome = result.outcome.as_str(), "Done."),
-    }
-    let ack = match pipeline.bus.publish_result(&result).await {
-        Ok(()) if disposition == Disposition::Ack => AckKind::Ack,
-        Ok(()) => AckKind::Nak(Some(retry)),
-        Err(e) => {
-            tracing::warn!("Cannot publish the result ({e}); the event will be delivered again.");
-            AckKind::Nak(Some(retry))
-        }
-    };
-    if let Err(e) = message.ack_with(ack).await {
-        tracing::warn!("Cannot acknowledge the event ({e}); JetStream will deliver it again.");
-    }
 }

@@ -68,6 +68,7 @@ impl Pipeline {
             reason: None,
             timings_ms: BTreeMap::new(),
             delivery,
+            is_final: true,
         };
         let outcome = match change {
             Ok(change) => self.run_change(&change, &mut result, &mut clock).await,
@@ -103,14 +104,7 @@ impl Pipeline {
             .directory
             .read(&change.dn, &wanted)
             .await
-            .map_err(|e| {
-                let disposition = if e.is_transient() {
-                    Disposition::Retry
-                } else {
-                    Disposition::Ack
-                };
-                Stop(Outcome::Failed, e.to_string(), disposition)
-            })?;
+            .map_err(|e| super::directory_failed(&e))?;
         clock.lap("search", t);
         let Some(entry) = entry else {
             result.reason = Some(format!(

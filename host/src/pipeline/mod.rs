@@ -29,6 +29,21 @@ pub enum Disposition {
     Ack,
     /// Failed for a reason that may pass: deliver again later.
     Retry,
+    /// The directory cannot be reached: hold the event and try it again once it can, without
+    /// spending a delivery.
+    Wait,
+}
+
+/// The stop for a directory error: unreachable directories are waited for, refusals an admin
+/// can fix are retried, the rest are final.
+fn directory_failed(e: &crate::directory::DirectoryError) -> Stop {
+    use crate::directory::DirectoryError;
+    let disposition = match e {
+        DirectoryError::Unavailable { .. } => Disposition::Wait,
+        e if e.is_transient() => Disposition::Retry,
+        _ => Disposition::Ack,
+    };
+    Stop(Outcome::Failed, e.to_string(), disposition)
 }
 
 /// The plugins, the directory and the bus, shared by all in-flight events.
@@ -91,6 +106,7 @@ impl Pipeline {
             reason: None,
             timings_ms: BTreeMap::new(),
             delivery,
+            is_final: true,
         };
         let outcome = match event {
             Ok(event) => self.run(event, &mut result, &mut clock).await,
@@ -184,12 +200,7 @@ impl Pipeline {
                     a.written = false;
                     a.reason = format!("not written: {e}");
                 }
-                let disposition = if e.is_transient() {
-                    Disposition::Retry
-                } else {
-                    Disposition::Ack
-                };
-                return Err(Stop(Outcome::Failed, e.to_string(), disposition));
+                return Err(directory_failed(&e));
             }
             clock.lap("write", t);
         }
@@ -272,14 +283,7 @@ impl Pipeline {
             .directory
             .find(&criteria, &attributes)
             .await
-            .map_err(|e| {
-                let disposition = if e.is_transient() {
-                    Disposition::Retry
-                } else {
-                    Disposition::Ack
-                };
-                Stop(Outcome::Failed, e.to_string(), disposition)
-            })?;
+            .map_err(|e| directory_failed(&e))?;
         clock.lap("search", t);
         let wanted: Vec<String> = criteria
             .iter()
