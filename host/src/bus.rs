@@ -238,7 +238,11 @@ impl Bus {
         headers.insert("Photosync-Reason", header_value(reason));
         let ack = self
             .js
-            .publish_with_headers(format!("{}.{subject}", events::DEAD_PREFIX), headers, payload)
+            .publish_with_headers(
+                format!("{}.{subject}", events::DEAD_PREFIX),
+                headers,
+                payload,
+            )
             .await
             .map_err(|e| err("cannot publish the dead letter", e))?;
         ack.await

@@ -233,6 +233,10 @@ pub struct WorkerConfig {
     /// The longest wait before a redelivery.
     #[serde(default = "default_retry_max_secs")]
     pub retry_max_secs: u64,
+    /// Seconds JetStream waits for a worker's acknowledgement before it delivers the event to
+    /// another worker (a worker that died). Set when the consumers are created.
+    #[serde(default = "default_ack_wait_secs")]
+    pub ack_wait_secs: u64,
     /// Where to serve /healthz, /readyz and /metrics, e.g. `127.0.0.1:9464`; none by default.
     #[serde(default)]
     pub http: Option<String>,
@@ -240,6 +244,9 @@ pub struct WorkerConfig {
 
 fn default_retry_max_secs() -> u64 {
     300
+}
+fn default_ack_wait_secs() -> u64 {
+    60
 }
 
 impl Default for WorkerConfig {
@@ -249,6 +256,7 @@ impl Default for WorkerConfig {
             max_deliver: default_max_deliver(),
             retry_secs: default_retry_secs(),
             retry_max_secs: default_retry_max_secs(),
+            ack_wait_secs: default_ack_wait_secs(),
             http: None,
         }
     }
@@ -405,6 +413,9 @@ impl Config {
         }
         for role in Role::ALL {
             self.plugin_spec(role)?;
+        }
+        if self.worker.ack_wait_secs < 3 {
+            return Err(invalid("worker.ack-wait-secs", "must be at least 3"));
         }
         if self.worker.retry_max_secs < self.worker.retry_secs {
             return Err(invalid(

@@ -88,6 +88,8 @@ pub enum Outcome {
     Rejected,
     /// Something failed that may work later (directory unreachable, missing rights).
     Failed,
+    /// A later upload for the same entry was already applied; this older one writes nothing.
+    Superseded,
 }
 
 impl Outcome {
@@ -100,6 +102,7 @@ impl Outcome {
             Outcome::Ambiguous => "ambiguous",
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
+            Outcome::Superseded => "superseded",
         }
     }
 

@@ -38,7 +38,10 @@ pub struct Health {
 impl Health {
     /// Notes that the directory cannot be reached, and why.
     pub fn directory_down(&self, reason: &str) {
-        let mut down = self.directory_down.lock().unwrap_or_else(|e| e.into_inner());
+        let mut down = self
+            .directory_down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if down.is_none() {
             tracing::warn!(
                 "The directory is unreachable ({reason}); events wait until it is back."
@@ -49,7 +52,10 @@ impl Health {
 
     /// Notes that the directory answers again.
     pub fn directory_up(&self) {
-        let mut down = self.directory_down.lock().unwrap_or_else(|e| e.into_inner());
+        let mut down = self
+            .directory_down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if down.take().is_some() {
             tracing::info!("The directory is reachable again; waiting events go on.");
         }
@@ -135,7 +141,12 @@ impl Health {
     pub fn metrics(&self) -> String {
         let mut out = String::new();
         out.push_str("# HELP photosync_events_total Events finished, by kind and outcome.\n# TYPE photosync_events_total counter\n");
-        for ((kind, outcome), n) in self.outcomes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for ((kind, outcome), n) in self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let _ = writeln!(
                 out,
                 "photosync_events_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}"
@@ -143,8 +154,14 @@ impl Health {
         }
         out.push_str("# HELP photosync_stage_seconds Time spent per stage (match, search, dedup, transform, write, source).\n# TYPE photosync_stage_seconds summary\n");
         for (stage, (sum, count)) in self.stages.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(out, "photosync_stage_seconds_sum{{stage=\"{stage}\"}} {sum}");
-            let _ = writeln!(out, "photosync_stage_seconds_count{{stage=\"{stage}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "photosync_stage_seconds_sum{{stage=\"{stage}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "photosync_stage_seconds_count{{stage=\"{stage}\"}} {count}"
+            );
         }
         out.push_str("# HELP photosync_event_duration_seconds Time per event delivery.\n# TYPE photosync_event_duration_seconds histogram\n");
         let histogram = *self.histogram.lock().unwrap_or_else(|e| e.into_inner());
@@ -165,16 +182,54 @@ impl Health {
             *self.duration_sum.lock().unwrap_or_else(|e| e.into_inner())
         );
         let gauges = [
-            ("photosync_redeliveries_total", "counter", "Events handed back for a later delivery.", self.redeliveries.load(Ordering::Relaxed) as i64),
-            ("photosync_dead_letters_total", "counter", "Events that failed on every delivery.", self.dead_letters.load(Ordering::Relaxed) as i64),
-            ("photosync_events_in_flight", "gauge", "Events being processed by this worker.", self.in_flight.load(Ordering::Relaxed)),
-            ("photosync_events_waiting_for_directory", "gauge", "Events held until the directory is reachable.", self.waiting.load(Ordering::Relaxed)),
-            ("photosync_backlog", "gauge", "Events in the stream not yet delivered to any worker.", self.backlog.load(Ordering::Relaxed)),
-            ("photosync_directory_up", "gauge", "1 when the directory is reachable.", i64::from(!self.is_directory_down())),
-            ("photosync_nats_connected", "gauge", "1 when NATS is connected.", i64::from(self.nats_connected.load(Ordering::Relaxed))),
+            (
+                "photosync_redeliveries_total",
+                "counter",
+                "Events handed back for a later delivery.",
+                self.redeliveries.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "photosync_dead_letters_total",
+                "counter",
+                "Events that failed on every delivery.",
+                self.dead_letters.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "photosync_events_in_flight",
+                "gauge",
+                "Events being processed by this worker.",
+                self.in_flight.load(Ordering::Relaxed),
+            ),
+            (
+                "photosync_events_waiting_for_directory",
+                "gauge",
+                "Events held until the directory is reachable.",
+                self.waiting.load(Ordering::Relaxed),
+            ),
+            (
+                "photosync_backlog",
+                "gauge",
+                "Events in the stream not yet delivered to any worker.",
+                self.backlog.load(Ordering::Relaxed),
+            ),
+            (
+                "photosync_directory_up",
+                "gauge",
+                "1 when the directory is reachable.",
+                i64::from(!self.is_directory_down()),
+            ),
+            (
+                "photosync_nats_connected",
+                "gauge",
+                "1 when NATS is connected.",
+                i64::from(self.nats_connected.load(Ordering::Relaxed)),
+            ),
         ];
         for (name, kind, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         }
         out
     }
@@ -210,12 +265,12 @@ pub async fn serve(listener: tokio::net::TcpListener, health: std::sync::Arc<Hea
                     None => ("200 OK", "text/plain", "ready\n".to_owned()),
                     Some(why) => ("503 Service Unavailable", "text/plain", format!("{why}\n")),
                 },
-                "/metrics" => (
-                    "200 OK",
-                    "text/plain; version=0.0.4",
-                    health.metrics(),
+                "/metrics" => ("200 OK", "text/plain; version=0.0.4", health.metrics()),
+                _ => (
+                    "404 Not Found",
+                    "text/plain",
+                    "try /healthz, /readyz or /metrics\n".to_owned(),
                 ),
-                _ => ("404 Not Found", "text/plain", "try /healthz, /readyz or /metrics\n".to_owned()),
             };
             let response = format!(
                 "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -257,7 +312,10 @@ mod tests {
         health.redelivery();
         let text = health.metrics();
         assert!(text.contains("photosync_events_total{kind=\"upload\",outcome=\"written\"} 1"));
-        assert!(!text.contains("outcome=\"failed\""), "non-final results are not outcomes");
+        assert!(
+            !text.contains("outcome=\"failed\""),
+            "non-final results are not outcomes"
+        );
         assert!(text.contains("photosync_event_duration_seconds_bucket{le=\"0.005\"} 2"));
         assert!(text.contains("photosync_event_duration_seconds_bucket{le=\"+Inf\"} 3"));
         assert!(text.contains("photosync_stage_seconds_count{stage=\"search\"} 3"));
@@ -271,7 +329,12 @@ mod tests {
         health.set_nats_connected(true);
         assert_eq!(health.not_ready(), None);
         health.directory_down("connection refused");
-        assert!(health.not_ready().unwrap_or_default().contains("connection refused"));
+        assert!(
+            health
+                .not_ready()
+                .unwrap_or_default()
+                .contains("connection refused")
+        );
         health.directory_up();
         assert_eq!(health.not_ready(), None);
     }

@@ -14,8 +14,8 @@ use crate::bus::Bus;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::events;
-use crate::pipeline::{Disposition, Pipeline};
 use crate::health::Health;
+use crate::pipeline::{Disposition, Pipeline};
 use crate::plugins::{Deduper, Matcher, Role, Runtime, RuntimeOptions, Transformer};
 
 /// Builds the pipeline: plugins loaded and checked, NATS connected, directory bound.
@@ -78,7 +78,7 @@ pub async fn run(
     let consumer = |name: &str, subject: &str| pull::Config {
         durable_name: Some(name.into()),
         ack_policy: AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(120),
+        ack_wait: Duration::from_secs(config.worker.ack_wait_secs),
         max_deliver: config.worker.max_deliver,
         filter_subject: subject.into(),
         ..Default::default()
@@ -141,6 +141,7 @@ pub async fn run(
         retry: Duration::from_secs(config.worker.retry_secs),
         retry_max: Duration::from_secs(config.worker.retry_max_secs),
         max_deliver: config.worker.max_deliver,
+        progress_every: Duration::from_secs(config.worker.ack_wait_secs / 3),
         stopping,
     });
     let permits = Arc::new(Semaphore::new(config.worker.concurrency));
@@ -187,15 +188,14 @@ pub async fn run(
 /// Keeps the health's NATS state and backlog current.
 async fn observe(pipeline: Arc<Pipeline>, health: Arc<Health>, consumers: [&'static str; 2]) {
     loop {
-        let connected = pipeline.bus.client.connection_state()
-            == async_nats::connection::State::Connected;
+        let connected =
+            pipeline.bus.client.connection_state() == async_nats::connection::State::Connected;
         health.set_nats_connected(connected);
-        if connected && let Ok(mut stream) = pipeline.bus.js.get_stream(events::EVENTS_STREAM).await {
+        if connected && let Ok(mut stream) = pipeline.bus.js.get_stream(events::EVENTS_STREAM).await
+        {
             let mut pending = 0i64;
             for name in consumers {
-                if let Ok(mut consumer) = stream
-                    .get_consumer::<pull::Config>(name)
-                    .await
+                if let Ok(mut consumer) = stream.get_consumer::<pull::Config>(name).await
                     && let Ok(info) = consumer.info().await
                 {
                     pending += info.num_pending as i64;
@@ -215,6 +215,8 @@ struct Worker {
     retry: Duration,
     retry_max: Duration,
     max_deliver: i64,
+    /// How often a held message is marked in progress (a third of the ack wait).
+    progress_every: Duration,
     stopping: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -229,10 +231,16 @@ impl Worker {
     }
 
     async fn handle_inner(&self, kind: Kind, message: async_nats::jetstream::Message) {
-        let delivery = message.info().map_or(1, |i| i.delivered.max(1) as u64);
+        let (delivery, sequence) = message
+            .info()
+            .map_or((1, 0), |i| (i.delivered.max(1) as u64, i.stream_sequence));
         let (mut result, disposition) = loop {
             let (result, disposition) = match kind {
-                Kind::Upload => self.pipeline.handle(&message.payload, delivery).await,
+                Kind::Upload => {
+                    self.pipeline
+                        .handle(&message.payload, delivery, sequence)
+                        .await
+                }
                 Kind::DirectoryChange => {
                     self.pipeline
                         .handle_directory_change(&message.payload, delivery)
@@ -289,7 +297,9 @@ impl Worker {
         let ack = match self.pipeline.bus.publish_result(&result).await {
             Ok(()) => ack,
             Err(e) => {
-                tracing::warn!("Cannot publish the result ({e}); the event will be delivered again.");
+                tracing::warn!(
+                    "Cannot publish the result ({e}); the event will be delivered again."
+                );
                 AckKind::Nak(Some(self.retry))
             }
         };
@@ -316,7 +326,7 @@ impl Worker {
                 () = tokio::time::sleep(pause) => {}
             }
             since_progress += pause;
-            if since_progress >= Duration::from_secs(30) {
+            if since_progress >= self.progress_every {
                 let _ = message.ack_with(AckKind::Progress).await;
                 since_progress = Duration::ZERO;
             }
@@ -338,7 +348,9 @@ impl Worker {
             {
                 Ok(()) => return,
                 Err(e) if attempt == 29 => {
-                    tracing::error!("Cannot keep the dead letter ({e}); the event is lost: {reason}");
+                    tracing::error!(
+                        "Cannot keep the dead letter ({e}); the event is lost: {reason}"
+                    );
                 }
                 Err(_) => tokio::time::sleep(Duration::from_secs(2)).await,
             }

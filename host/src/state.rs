@@ -55,6 +55,26 @@ pub struct EntryState {
     /// for; a directory change that leaves them alone does not look again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub names: Option<Vec<String>>,
+    /// The stream sequence of the newest upload that wrote (or is writing) this entry's photo:
+    /// an older upload delivered later is superseded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sequence: u64,
+    /// A worker writing this entry right now, so that two never write it at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Who is writing an entry, until when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claim {
+    /// The stream sequence of the upload being written.
+    pub sequence: u64,
+    /// Unix seconds after which the claim lapses (its worker died).
+    pub until: u64,
 }
 
 impl EntryState {
@@ -167,6 +187,9 @@ pub async fn remove(bus: &Bus, entry_id: &str) -> Result<(), BusError> {
 pub struct StoredName {
     pub object: String,
     pub file_name: String,
+    /// The stream sequence of the upload event that brought it.
+    #[serde(default)]
+    pub sequence: u64,
 }
 
 /// The KV key indexing photos by name: the file name without its extension, lowercased (as the
@@ -184,10 +207,16 @@ pub fn name_key(file_name: &str) -> String {
 }
 
 /// Records that the photo uploaded as `file_name` is in the bucket as `object`.
-pub async fn index_photo(bus: &Bus, file_name: &str, object: &str) -> Result<(), BusError> {
+pub async fn index_photo(
+    bus: &Bus,
+    file_name: &str,
+    object: &str,
+    sequence: u64,
+) -> Result<(), BusError> {
     let value = StoredName {
         object: object.to_owned(),
         file_name: file_name.to_owned(),
+        sequence,
     };
     let key = name_key(file_name);
     let bytes = serde_json::to_vec(&value)

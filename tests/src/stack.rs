@@ -94,6 +94,11 @@ impl Stack {
 
     /// The configuration the service runs with.
     pub fn config(&self, account: Account) -> Config {
+        Config::parse(&self.config_text(account, "")).expect("the test configuration is valid")
+    }
+
+    /// The configuration as TOML, with `worker` keys added to the `[worker]` section.
+    pub fn config_text(&self, account: Account, worker: &str) -> String {
         let (dn, password) = match account {
             Account::Service => self.ldap.service_account(),
             Account::Reader => self.ldap.reader_account(),
@@ -103,11 +108,69 @@ impl Stack {
         // Shared by all tests, so each plugin is compiled once per build.
         let cache = concat!(env!("PHOTOSYNC_TEST_PLUGIN_DIR"), "/../../plugin-cache");
         let password = format!("{{ file = \"{}\" }}", password_file.display());
-        let toml = format!(
-            "{}\n[plugins]\ncache-dir = \"{cache}\"\n\n[worker]\nconcurrency = 4\nretry-secs = 1\n",
+        format!(
+            "{}\n[plugins]\ncache-dir = \"{cache}\"\n\n[worker]\nconcurrency = 4\nretry-secs = 1\n{worker}\n",
             config_toml(&self.nats.url(), &self.ldap.url(), dn, &password)
+        )
+    }
+
+    /// Starts a `photosync run` process with `config` (TOML), as a separate worker.
+    pub fn start_worker(&self, name: &str, config: &str) -> WorkerProcess {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, config).expect("worker config");
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).expect("log");
+        let child = std::process::Command::new(photosync_binary())
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("PHOTOSYNC_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("photosync run starts");
+        // A worker that cannot start says why at once; fail here rather than wait for results.
+        let mut worker = WorkerProcess {
+            child,
+            log: self.dir.path().join(format!("{name}.log")),
+        };
+        eventually(
+            Duration::from_secs(30),
+            &format!("worker {name} to start"),
+            || {
+                if let Ok(Some(status)) = worker.child.try_wait() {
+                    panic!("worker {name} exited ({status}): {}", worker.log());
+                }
+                worker
+                    .log()
+                    .contains("photosync is processing")
+                    .then_some(())
+            },
         );
-        Config::parse(&toml).expect("the test configuration is valid")
+        worker
+    }
+
+    /// The messages `stream` holds on subjects starting with `prefix`, oldest first.
+    pub fn stored_under<T: serde::de::DeserializeOwned>(
+        &self,
+        stream: &str,
+        prefix: &str,
+    ) -> Vec<T> {
+        self.rt.block_on(async {
+            let mut stream = self.bus.js.get_stream(stream).await.expect("stream");
+            let state = stream.info().await.expect("stream info").state.clone();
+            let mut out = Vec::new();
+            if state.messages == 0 {
+                return out;
+            }
+            for seq in state.first_sequence..=state.last_sequence {
+                let Ok(m) = stream.get_raw_message(seq).await else {
+                    continue;
+                };
+                if m.subject.as_str().starts_with(prefix) {
+                    out.push(serde_json::from_slice(&m.payload).expect("a stored message parses"));
+                }
+            }
+            out
+        })
     }
 
     /// Starts (or restarts) the service.
@@ -258,6 +321,56 @@ impl Stack {
     /// Waits for the (first) result of `event_id`.
     pub fn result(&mut self, event_id: &str) -> PhotoResult {
         self.result_where(event_id, |_| true)
+    }
+}
+
+/// The `photosync` binary built beside the test binaries (scripts/test builds it first).
+pub fn photosync_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let binary = dir.join("photosync");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (cargo build --release -p photosync, as scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A `photosync run` process.
+#[derive(Debug)]
+pub struct WorkerProcess {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl WorkerProcess {
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for it to exit; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// What it logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

@@ -288,7 +288,7 @@ impl Pipeline {
                     photo: PhotoRef::Object(found.object.clone()),
                     photo_digest: None,
                 };
-                let outcome = self.run(upload, result, clock).await?;
+                let outcome = self.run(upload, found.sequence, result, clock).await?;
                 (outcome, vec![])
             }
         };

@@ -74,6 +74,27 @@ fn failed(reason: String) -> Stop {
     Stop(Outcome::Failed, reason, Disposition::Retry)
 }
 
+fn superseded(newer: u64) -> Stop {
+    Stop(
+        Outcome::Superseded,
+        format!(
+            "a later upload (event sequence {newer}) already decided this entry's photo; this older one writes nothing"
+        ),
+        Disposition::Ack,
+    )
+}
+
+/// How long an entry's writer may hold it before others may go ahead (it died).
+const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long an event waits in-process for another worker's claim before retrying later.
+const CLAIM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn plugin_failed(e: PluginError) -> Stop {
     failed(e.to_string())
 }
@@ -89,7 +110,13 @@ impl Clock {
 
 impl Pipeline {
     /// Handles one event payload on its `delivery`-th delivery.
-    pub async fn handle(&self, payload: &[u8], delivery: u64) -> (PhotoResult, Disposition) {
+    /// `sequence` is the event's stream sequence: the upload order, newest highest.
+    pub async fn handle(
+        &self,
+        payload: &[u8],
+        delivery: u64,
+        sequence: u64,
+    ) -> (PhotoResult, Disposition) {
         let mut clock = Clock(Instant::now(), BTreeMap::new());
         let event = parse(payload);
         let mut result = PhotoResult {
@@ -109,7 +136,7 @@ impl Pipeline {
             is_final: true,
         };
         let outcome = match event {
-            Ok(event) => self.run(event, &mut result, &mut clock).await,
+            Ok(event) => self.run(event, sequence, &mut result, &mut clock).await,
             Err(stop) => Err(stop),
         };
         let disposition = settle(&mut result, outcome);
@@ -120,6 +147,7 @@ impl Pipeline {
     async fn run(
         &self,
         event: PhotoUpload,
+        sequence: u64,
         result: &mut PhotoResult,
         clock: &mut Clock,
     ) -> Result<Outcome, Stop> {
@@ -132,7 +160,7 @@ impl Pipeline {
             Ok(entry) => entry,
             Err(stop) => {
                 if matches!(stop.0, Outcome::NoMatch | Outcome::Ambiguous) {
-                    self.keep_photo(&event, &mut source).await?;
+                    self.keep_photo(&event, sequence, &mut source).await?;
                 }
                 return Err(stop);
             }
@@ -150,6 +178,9 @@ impl Pipeline {
             .await
             .map_err(|e| failed(e.to_string()))?
             .unwrap_or_default();
+        if previous.sequence > sequence {
+            return Err(superseded(previous.sequence));
+        }
         // What each rendition decided to remember, by attribute, and whether it was written.
         let mut decided: Vec<(String, AttributeState, bool)> = Vec::new();
         let mut changes = Vec::new();
@@ -180,20 +211,7 @@ impl Pipeline {
             result.attributes.push(done.result);
         }
         if !changes.is_empty() {
-            // Saved before the modify, so that the watcher recognises the directory change as
-            // photosync's own even before the final state is saved.
-            state::update(&self.bus, &entry.id, |s| {
-                for (attribute, state, wrote) in &decided {
-                    if *wrote {
-                        s.attributes
-                            .entry(attribute.clone())
-                            .or_insert_with(|| AttributeState::unknown(&state.event_id))
-                            .pending_digest = Some(state.written_digest.clone());
-                    }
-                }
-            })
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+            self.claim(&entry.id, sequence, &decided).await?;
             let t = Instant::now();
             if let Err(e) = self.directory.replace(&entry.dn, &changes).await {
                 for a in result.attributes.iter_mut().filter(|a| a.written) {
@@ -207,6 +225,9 @@ impl Pipeline {
         if !decided.is_empty() || previous.dn != entry.dn {
             state::update(&self.bus, &entry.id, |s| {
                 s.dn = entry.dn.clone();
+                if s.claim.as_ref().is_some_and(|c| c.sequence == sequence) {
+                    s.claim = None;
+                }
                 for (attribute, state, wrote) in &decided {
                     let mut state = state.clone();
                     let before = s.attributes.get(attribute);
@@ -225,15 +246,76 @@ impl Pipeline {
         if changes.is_empty() {
             Ok(Outcome::Unchanged)
         } else {
-            self.keep_photo(&event, &mut source).await?;
+            self.keep_photo(&event, sequence, &mut source).await?;
             Ok(Outcome::Written)
+        }
+    }
+
+    /// Claims the entry for writing the upload `sequence`: no other worker writes it until the
+    /// claim is released or lapses, and an upload older than one already applied is
+    /// superseded. The digests about to be written are saved as pending, so that the watcher
+    /// recognises the directory change as photosync's own even before the final state is saved.
+    async fn claim(
+        &self,
+        entry_id: &str,
+        sequence: u64,
+        decided: &[(String, AttributeState, bool)],
+    ) -> Result<(), Stop> {
+        let deadline = Instant::now() + CLAIM_PATIENCE;
+        loop {
+            let now = unix_now();
+            let mut verdict = Ok(());
+            state::update(&self.bus, entry_id, |s| {
+                verdict = Ok(());
+                if s.sequence > sequence {
+                    verdict = Err(superseded(s.sequence));
+                    return;
+                }
+                if let Some(c) = &s.claim
+                    && c.sequence != sequence
+                    && c.until > now
+                {
+                    verdict = Err(failed(format!(
+                        "another worker is writing this entry's photo (upload {}); tried again later",
+                        c.sequence
+                    )));
+                    return;
+                }
+                s.sequence = sequence;
+                s.claim = Some(state::Claim {
+                    sequence,
+                    until: now + CLAIM_LEASE.as_secs(),
+                });
+                for (attribute, state, wrote) in decided {
+                    if *wrote {
+                        s.attributes
+                            .entry(attribute.clone())
+                            .or_insert_with(|| AttributeState::unknown(&state.event_id))
+                            .pending_digest = Some(state.written_digest.clone());
+                    }
+                }
+            })
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+            match verdict {
+                Err(Stop(Outcome::Failed, _, _)) if Instant::now() < deadline => {
+                    // Another worker is writing this entry: its write takes milliseconds.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => return other,
+            }
         }
     }
 
     /// Keeps the photo findable by name for later (a person who does not exist yet, a changed
     /// employee id, a resync): an inline photo is stored in the photo bucket under its file name,
     /// and the name is indexed to its object.
-    async fn keep_photo(&self, event: &PhotoUpload, source: &mut Source) -> Result<(), Stop> {
+    async fn keep_photo(
+        &self,
+        event: &PhotoUpload,
+        sequence: u64,
+        source: &mut Source,
+    ) -> Result<(), Stop> {
         let object = match &event.photo {
             PhotoRef::Inline(_) => {
                 let photo = source.bytes(self).await?;
@@ -245,7 +327,7 @@ impl Pipeline {
             }
             PhotoRef::Object(name) => name,
         };
-        state::index_photo(&self.bus, &event.file_name, object)
+        state::index_photo(&self.bus, &event.file_name, object, sequence)
             .await
             .map_err(|e| failed(e.to_string()))
     }

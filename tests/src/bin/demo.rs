@@ -9,8 +9,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use base64::Engine as _;
+use futures::StreamExt as _;
 use photosync::events::{PHOTO_CHANGED, PhotoChanged, PhotoResult};
 use photosync_tests::fixtures::write_samples;
 use photosync_tests::servers::{LdapServer, NatsServer, PEOPLE_DN, Person};
