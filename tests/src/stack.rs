@@ -108,8 +108,17 @@ impl Stack {
         // Shared by all tests, so each plugin is compiled once per build.
         let cache = concat!(env!("PHOTOSYNC_TEST_PLUGIN_DIR"), "/../../plugin-cache");
         let password = format!("{{ file = \"{}\" }}", password_file.display());
+        // The tests' defaults, unless `worker` sets the key itself.
+        let mut section = String::new();
+        for default in ["concurrency = 4", "retry-secs = 1"] {
+            let key = default.split(' ').next().unwrap_or_default();
+            if !worker.lines().any(|l| l.starts_with(&format!("{key} "))) {
+                section.push_str(default);
+                section.push('\n');
+            }
+        }
         format!(
-            "{}\n[plugins]\ncache-dir = \"{cache}\"\n\n[worker]\nconcurrency = 4\nretry-secs = 1\n{worker}\n",
+            "{}\n[plugins]\ncache-dir = \"{cache}\"\n\n[worker]\n{section}{worker}\n",
             config_toml(&self.nats.url(), &self.ldap.url(), dn, &password)
         )
     }
@@ -360,6 +369,11 @@ impl WorkerProcess {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What it logged.
