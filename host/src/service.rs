@@ -83,18 +83,13 @@ pub async fn run(
         filter_subject: subject.into(),
         ..Default::default()
     };
-    let uploads = stream
-        .get_or_create_consumer(
-            events::CONSUMER,
-            consumer(events::CONSUMER, events::PHOTO_UPLOADED),
-        )
-        .await?;
-    let changes = stream
-        .get_or_create_consumer(
-            events::DIRECTORY_CONSUMER,
-            consumer(events::DIRECTORY_CONSUMER, events::DIRECTORY_CHANGED),
-        )
-        .await?;
+    let uploads =
+        ensure_consumer(&stream, consumer(events::CONSUMER, events::PHOTO_UPLOADED)).await?;
+    let changes = ensure_consumer(
+        &stream,
+        consumer(events::DIRECTORY_CONSUMER, events::DIRECTORY_CHANGED),
+    )
+    .await?;
     let batch = config.worker.concurrency;
     let uploads = uploads
         .stream()
@@ -183,6 +178,39 @@ pub async fn run(
     observer.abort();
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// The durable consumer, created if missing; an existing one whose ack wait or maximum
+/// deliveries differ from the configuration is updated to it.
+async fn ensure_consumer(
+    stream: &async_nats::jetstream::stream::Stream,
+    wanted: pull::Config,
+) -> anyhow::Result<async_nats::jetstream::consumer::Consumer<pull::Config>> {
+    let name = wanted.durable_name.clone().unwrap_or_default();
+    let mut consumer = stream
+        .get_or_create_consumer(&name, wanted.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the consumer {name}: {e}"))?;
+    let info = consumer.info().await?;
+    if info.config.ack_wait != wanted.ack_wait || info.config.max_deliver != wanted.max_deliver {
+        let mut updated = info.config.clone();
+        updated.ack_wait = wanted.ack_wait;
+        updated.max_deliver = wanted.max_deliver;
+        match stream.create_consumer(updated).await {
+            Ok(_) => {
+                tracing::info!(consumer = %name, "Updated the consumer's ack wait and maximum deliveries.")
+            }
+            Err(e) => tracing::warn!(
+                consumer = %name,
+                "Cannot update the consumer's ack wait and maximum deliveries ({e}); it keeps its own."
+            ),
+        }
+        consumer = stream
+            .get_consumer(&name)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the consumer {name}: {e}"))?;
+    }
+    Ok(consumer)
 }
 
 /// Keeps the health's NATS state and backlog current.

@@ -20,11 +20,20 @@ fn main() {
     let mut stack = Stack::start();
     stack.stop_service();
     let everyone: Vec<Person> = (0..people)
-        .map(|i| Person::new(&format!("b{i}"), "Bea", &format!("Bench{i}"), Some(&(800_000 + i).to_string())))
+        .map(|i| {
+            Person::new(
+                &format!("b{i}"),
+                "Bea",
+                &format!("Bench{i}"),
+                Some(&(800_000 + i).to_string()),
+            )
+        })
         .collect();
     stack.ldap.add_people(&everyone);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("photosync worker benchmarks ({cores} cores, real nats-server and slapd, photosync run processes, concurrency 8 each)");
+    println!(
+        "photosync worker benchmarks ({cores} cores, real nats-server and slapd, photosync run processes, concurrency 8 each)"
+    );
     let config = stack.config_text(Account::Service, "concurrency = 8\n");
 
     // Distinct 640x480 photos, each one written: events/s with 1, 2 and 3 workers.
@@ -35,7 +44,11 @@ fn main() {
     for workers in 1..=3 {
         for i in 0..per_run {
             let who = 800_000 + (i % people);
-            stack.publish(&format!("{who}.jpg"), &photos[(i + round) % photos.len()], &[]);
+            stack.publish(
+                &format!("{who}.jpg"),
+                &photos[(i + round) % photos.len()],
+                &[],
+            );
         }
         round += 1;
         let started: Vec<_> = (0..workers)
@@ -57,6 +70,13 @@ fn main() {
         );
         for mut w in started {
             w.terminate();
+            for line in w
+                .log()
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("delivery=2"))
+            {
+                println!("    worker log: {line}");
+            }
         }
     }
 

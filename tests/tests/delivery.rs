@@ -233,7 +233,7 @@ fn nats_server_restarted_mid_run_loses_nothing() {
     stack.stop_service();
     let everyone = people(&stack, 60, 600_000);
     let config = worker_config(&stack, "");
-    let _worker = stack.start_worker("restart", &config);
+    let mut worker = stack.start_worker("restart", &config);
     let (ids, latest) = publish_shuffled(&stack, &everyone, 3);
     eventually(Duration::from_secs(120), "some events done", || {
         let done = stack
@@ -245,6 +245,11 @@ fn nats_server_restarted_mid_run_loses_nothing() {
     let finals = final_results(&stack, &ids, Duration::from_secs(300));
     assert_eq!(finals.len(), ids.len());
     assert_latest(&stack, &latest);
+    assert!(
+        worker.terminate(),
+        "SIGTERM: the worker finishes and exits 0"
+    );
+    assert!(worker.log().contains("Stopped."), "{}", worker.log());
 }
 
 #[test]

@@ -18,6 +18,9 @@ use super::{Limits, bindings};
 /// How often the epoch advances; CPU deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(2);
 
+/// Idle sandboxes kept ready, each with its resident memory.
+const WARM_SLOTS: u32 = 16;
+
 /// Bytes of each linear memory reset in place rather than returned to the kernel.
 const KEEP_RESIDENT: usize = 2 << 20;
 
@@ -92,7 +95,9 @@ impl Runtime {
             .max_memories_per_component(4)
             .max_tables_per_component(8)
             .max_memory_size(usize::try_from(options.max_memory_mib << 20).unwrap_or(usize::MAX))
-            .max_unused_warm_slots(slots)
+            // Warm slots keep their resident pages: a few are enough to skip cold starts, more
+            // only grow the worker's memory.
+            .max_unused_warm_slots(slots.min(WARM_SLOTS))
             // Reset dirty memory with memset instead of madvise, finding the dirty pages with
             // PAGEMAP_SCAN where the kernel has it (Linux 6.7+): no system call, no page faults
             // and no TLB shootdowns for the pages a typical call touches.
