@@ -177,6 +177,25 @@ fn yes() -> bool {
     true
 }
 
+impl PhotoResult {
+    /// A result for `event_id` on its `delivery`-th delivery, `failed` until decided.
+    pub fn new(event_id: String, delivery: u64) -> Self {
+        Self {
+            event_id,
+            outcome: Outcome::Failed,
+            file_name: None,
+            entry_dn: None,
+            entry_id: None,
+            source_digest: None,
+            attributes: vec![],
+            reason: None,
+            timings_ms: BTreeMap::new(),
+            delivery,
+            is_final: true,
+        }
+    }
+}
+
 /// What happened to a directory entry.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]

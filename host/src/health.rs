@@ -289,17 +289,10 @@ mod tests {
 
     fn result(outcome: Outcome, total_ms: f64, is_final: bool) -> PhotoResult {
         PhotoResult {
-            event_id: "e".into(),
             outcome,
-            file_name: None,
-            entry_dn: None,
-            entry_id: None,
-            source_digest: None,
-            attributes: vec![],
-            reason: None,
             timings_ms: [("total".to_owned(), total_ms), ("search".to_owned(), 2.0)].into(),
-            delivery: 1,
             is_final,
+            ..PhotoResult::new("e".into(), 1)
         }
     }
 

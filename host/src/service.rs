@@ -20,7 +20,6 @@ use crate::plugins::{Deduper, Matcher, Role, Runtime, RuntimeOptions, Transforme
 
 /// Builds the pipeline: plugins loaded and checked, NATS connected, directory bound.
 pub async fn connect(config: &Config) -> anyhow::Result<Arc<Pipeline>> {
-    use anyhow::Context as _;
     let options = RuntimeOptions {
         cache_dir: config
             .plugins
@@ -34,20 +33,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Arc<Pipeline>> {
     let matcher = Matcher::load(&runtime, &config.plugin_spec(Role::Matcher)?)?;
     let transformer = Transformer::load(&runtime, &config.plugin_spec(Role::Transformer)?)?;
     let deduper = Deduper::load(&runtime, &config.plugin_spec(Role::Deduper)?)?;
-    let nats_password = config
-        .nats
-        .password
-        .as_ref()
-        .map(|s| s.resolve())
-        .transpose()?;
-    let ldap_password = config.ldap.password.resolve()?;
-    let user = config.nats.user.as_deref().zip(nats_password.as_deref());
-    let bus = Bus::connect(&config.nats.url, user).await?;
-    let directory = Directory::new(config.ldap.clone(), ldap_password);
-    directory
-        .check()
-        .await
-        .context("the directory check failed")?;
+    let (bus, directory) = connect_servers(config).await?;
     Ok(Arc::new(Pipeline {
         matcher,
         transformer,
@@ -91,18 +77,15 @@ pub async fn run(
     )
     .await?;
     let batch = config.worker.concurrency;
-    let uploads = uploads
-        .stream()
-        .max_messages_per_batch(batch)
-        .messages()
-        .await?
-        .map(|m| (Kind::Upload, m));
-    let changes = changes
-        .stream()
-        .max_messages_per_batch(batch)
-        .messages()
-        .await?
-        .map(|m| (Kind::DirectoryChange, m));
+    let pull = |consumer: async_nats::jetstream::consumer::PullConsumer| async move {
+        consumer
+            .stream()
+            .max_messages_per_batch(batch)
+            .messages()
+            .await
+    };
+    let uploads = pull(uploads).await?.map(|m| (Kind::Upload, m));
+    let changes = pull(changes).await?.map(|m| (Kind::DirectoryChange, m));
     let mut messages = futures::stream::select(uploads, changes);
     let (stop_watcher, watcher_stopped) = tokio::sync::watch::channel(false);
     let watcher = config.watcher.enabled.then(|| {

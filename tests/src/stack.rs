@@ -163,6 +163,15 @@ impl Stack {
         stream: &str,
         prefix: &str,
     ) -> Vec<T> {
+        self.stored_where(stream, |s| s.starts_with(prefix))
+    }
+
+    /// The messages `stream` holds on subjects `wanted` accepts, oldest first.
+    fn stored_where<T: serde::de::DeserializeOwned>(
+        &self,
+        stream: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Vec<T> {
         self.rt.block_on(async {
             let mut stream = self.bus.js.get_stream(stream).await.expect("stream");
             let state = stream.info().await.expect("stream info").state.clone();
@@ -174,7 +183,7 @@ impl Stack {
                 let Ok(m) = stream.get_raw_message(seq).await else {
                     continue;
                 };
-                if m.subject.as_str().starts_with(prefix) {
+                if wanted(m.subject.as_str()) {
                     out.push(serde_json::from_slice(&m.payload).expect("a stored message parses"));
                 }
             }
@@ -451,25 +460,9 @@ impl Stack {
         Subscription { rx, seen: vec![] }
     }
 
-    /// The messages `stream` holds on `subject`, oldest first.
+    /// The messages `stream` holds on exactly `subject`, oldest first.
     pub fn stored<T: serde::de::DeserializeOwned>(&self, stream: &str, subject: &str) -> Vec<T> {
-        self.rt.block_on(async {
-            let mut stream = self.bus.js.get_stream(stream).await.expect("stream");
-            let state = stream.info().await.expect("stream info").state.clone();
-            let mut out = Vec::new();
-            if state.messages == 0 {
-                return out;
-            }
-            for seq in state.first_sequence..=state.last_sequence {
-                let Ok(m) = stream.get_raw_message(seq).await else {
-                    continue;
-                };
-                if m.subject.as_str() == subject {
-                    out.push(serde_json::from_slice(&m.payload).expect("a stored event parses"));
-                }
-            }
-            out
-        })
+        self.stored_where(stream, |s| s == subject)
     }
 
     /// Starts the directory watcher on its own and waits until it watches (its place in the

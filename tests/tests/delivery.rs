@@ -115,6 +115,16 @@ fn assert_latest(stack: &Stack, latest: &HashMap<String, Vec<u8>>) {
     }
 }
 
+/// Waits until the results stream holds at least `n` results: the run is under way.
+fn wait_for_results(stack: &Stack, n: usize) {
+    eventually(Duration::from_secs(120), "some events done", || {
+        let done = stack
+            .stored_under::<PhotoResult>(RESULTS_STREAM, "photosync.result.")
+            .len();
+        (done >= n).then_some(())
+    });
+}
+
 fn worker_config(stack: &Stack, extra: &str) -> String {
     stack.config_text(Account::Service, &format!("ack-wait-secs = 5\n{extra}"))
 }
@@ -166,12 +176,7 @@ fn a_worker_killed_mid_run_loses_nothing() {
         .map(|i| stack.start_worker(&format!("k{i}"), &config))
         .collect();
     let (ids, latest) = publish_shuffled(&stack, &everyone, 3);
-    eventually(Duration::from_secs(120), "some events done", || {
-        let done = stack
-            .stored_under::<PhotoResult>(RESULTS_STREAM, "photosync.result.")
-            .len();
-        (done >= 60).then_some(())
-    });
+    wait_for_results(&stack, 60);
     workers[0].kill();
     let finals = final_results(&stack, &ids, Duration::from_secs(300));
     assert_eq!(finals.len(), ids.len(), "every event has a final result");
@@ -190,12 +195,7 @@ fn slapd_stopped_for_ten_seconds_loses_nothing_and_the_worker_says_so() {
         http_get(port, "/readyz").filter(|r| r.starts_with("HTTP/1.1 200"))
     });
     let (ids, latest) = publish_shuffled(&stack, &everyone, 3);
-    eventually(Duration::from_secs(120), "some events done", || {
-        let done = stack
-            .stored_under::<PhotoResult>(RESULTS_STREAM, "photosync.result.")
-            .len();
-        (done >= 30).then_some(())
-    });
+    wait_for_results(&stack, 30);
     stack.ldap.stop();
     let not_ready = eventually(
         Duration::from_secs(60),
@@ -235,12 +235,7 @@ fn nats_server_restarted_mid_run_loses_nothing() {
     let config = worker_config(&stack, "");
     let mut worker = stack.start_worker("restart", &config);
     let (ids, latest) = publish_shuffled(&stack, &everyone, 3);
-    eventually(Duration::from_secs(120), "some events done", || {
-        let done = stack
-            .stored_under::<PhotoResult>(RESULTS_STREAM, "photosync.result.")
-            .len();
-        (done >= 30).then_some(())
-    });
+    wait_for_results(&stack, 30);
     stack.nats.restart();
     let finals = final_results(&stack, &ids, Duration::from_secs(300));
     assert_eq!(finals.len(), ids.len());

@@ -54,22 +54,11 @@ impl Pipeline {
     ) -> (PhotoResult, Disposition) {
         let mut clock = Clock(Instant::now(), BTreeMap::new());
         let change = parse(payload);
-        let mut result = PhotoResult {
-            event_id: match &change {
-                Ok(change) => plugins::clip(&change.id, 200),
-                Err(_) => super::event_id_of(payload),
-            },
-            outcome: Outcome::Failed,
-            file_name: None,
-            entry_dn: None,
-            entry_id: None,
-            source_digest: None,
-            attributes: vec![],
-            reason: None,
-            timings_ms: BTreeMap::new(),
-            delivery,
-            is_final: true,
+        let event_id = match &change {
+            Ok(change) => plugins::clip(&change.id, 200),
+            Err(_) => super::event_id_of(payload),
         };
+        let mut result = PhotoResult::new(event_id, delivery);
         let outcome = match change {
             Ok(change) => self.run_change(&change, &mut result, &mut clock).await,
             Err(stop) => Err(stop),

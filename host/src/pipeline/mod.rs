@@ -119,22 +119,11 @@ impl Pipeline {
     ) -> (PhotoResult, Disposition) {
         let mut clock = Clock(Instant::now(), BTreeMap::new());
         let event = parse(payload);
-        let mut result = PhotoResult {
-            event_id: match &event {
-                Ok(event) => plugins::clip(&event.id, 200),
-                Err(_) => event_id_of(payload),
-            },
-            outcome: Outcome::Failed,
-            file_name: None,
-            entry_dn: None,
-            entry_id: None,
-            source_digest: None,
-            attributes: vec![],
-            reason: None,
-            timings_ms: BTreeMap::new(),
-            delivery,
-            is_final: true,
+        let event_id = match &event {
+            Ok(event) => plugins::clip(&event.id, 200),
+            Err(_) => event_id_of(payload),
         };
+        let mut result = PhotoResult::new(event_id, delivery);
         let outcome = match event {
             Ok(event) => self.run(event, sequence, &mut result, &mut clock).await,
             Err(stop) => Err(stop),
