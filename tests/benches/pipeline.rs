@@ -1,7 +1,8 @@
 //! End-to-end benchmark against real nats-server and slapd: photos/s for 4 MP JPEGs written to
 //! the directory, and events/s for re-sent unchanged photos (no LDAP write). Prints figures.
 //!
-//! Run with `cargo bench -p photosync-tests --bench pipeline`. `BENCH_QUICK=1` shortens it.
+//! Run with `cargo bench -p photosync-tests --bench pipeline`. `BENCH_QUICK=1` shortens it;
+//! `BENCH_CONCURRENCY=N` sets the service's concurrency for the unchanged runs (default 64).
 
 use std::time::{Duration, Instant};
 
@@ -79,7 +80,8 @@ fn main() {
         }
     });
     println!(
-        "re-sent unchanged 4 MP photos (object store, no LDAP write): {rate:.0} events/s ({total} events, concurrency 64)"
+        "re-sent unchanged 4 MP photos (object store, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})",
+        concurrency()
     );
 
     // Then small inline JPEGs: the bytes travel in every event and are hashed every time.
@@ -106,8 +108,9 @@ fn main() {
         }
     });
     println!(
-        "re-sent unchanged photos ({} KB inline, no LDAP write): {rate:.0} events/s ({total} events, concurrency 64)",
+        "re-sent unchanged photos ({} KB inline, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})",
         small[0].len() / 1024,
+        concurrency()
     );
 }
 
@@ -116,10 +119,7 @@ fn main() {
 /// starts at the first result so that start-up (plugin loading, connecting) is not counted.
 fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> f64 {
     let mut config = stack.config(Account::Service);
-    config.worker.concurrency = std::env::var("BENCH_CONCURRENCY")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
+    config.worker.concurrency = concurrency();
     stack.stop_service();
     publish(stack);
     stack.start_service_with(config);
@@ -138,4 +138,12 @@ fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> f
         results.iter().find(|r| r.outcome != Outcome::Unchanged)
     );
     (total - 1) as f64 / took.as_secs_f64()
+}
+
+/// The service's concurrency for the unchanged runs: `BENCH_CONCURRENCY`, else 64.
+fn concurrency() -> usize {
+    std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(64)
 }
