@@ -40,8 +40,8 @@ fn main() {
     let photos: Vec<Vec<u8>> = (0..16)
         .map(|i| jpeg(&photo_like(640, 480, 50 + i), JpegOptions::default()))
         .collect();
-    let mut round = 0usize;
-    for workers in 1..=3 {
+    for workers in 1..=3usize {
+        let round = workers - 1;
         for i in 0..per_run {
             let who = 800_000 + (i % people);
             stack.publish(
@@ -50,7 +50,6 @@ fn main() {
                 &[],
             );
         }
-        round += 1;
         let started: Vec<_> = (0..workers)
             .map(|w| stack.start_worker(&format!("bench{workers}-{w}"), &config))
             .collect();
