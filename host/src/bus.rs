@@ -253,27 +253,9 @@ impl Bus {
     /// Publishes every dead letter again on its original subject and removes it; returns how
     /// many. Each goes out with a new message id, so that duplicate detection does not drop it.
     pub async fn replay_dead_letters(&self) -> Result<usize, BusError> {
-        let mut stream = self
-            .js
-            .get_stream(events::DEAD_STREAM)
-            .await
-            .map_err(|e| err("cannot open the dead-letter stream", e))?;
-        let state = stream
-            .info()
-            .await
-            .map_err(|e| err("cannot read the dead-letter stream", e))?
-            .state
-            .clone();
-        let mut replayed = 0;
-        if state.messages == 0 {
-            return Ok(0);
-        }
         let prefix = format!("{}.", events::DEAD_PREFIX);
-        for seq in state.first_sequence..=state.last_sequence {
-            let message = match stream.get_raw_message(seq).await {
-                Ok(m) => m,
-                Err(_) => continue,
-            };
+        let mut replayed = 0;
+        for message in self.stored(events::DEAD_STREAM).await? {
             let Some(subject) = message.subject.as_str().strip_prefix(&prefix) else {
                 continue;
             };
@@ -286,13 +268,46 @@ impl Bus {
                 .map_err(|e| err("cannot replay a dead letter", e))?
                 .await
                 .map_err(|e| err("the replayed event was not stored", e))?;
-            stream
-                .delete_message(seq)
+            self.js
+                .get_stream(events::DEAD_STREAM)
+                .await
+                .map_err(|e| err("cannot open the dead-letter stream", e))?
+                .delete_message(message.sequence)
                 .await
                 .map_err(|e| err("cannot remove a replayed dead letter", e))?;
             replayed += 1;
         }
         Ok(replayed)
+    }
+
+    /// Every message `stream` holds now, oldest first (for small streams: dead letters,
+    /// inspection).
+    pub async fn stored(
+        &self,
+        stream: &str,
+    ) -> Result<Vec<jetstream::message::StreamMessage>, BusError> {
+        let mut handle = self
+            .js
+            .get_stream(stream)
+            .await
+            .map_err(|e| err(&format!("cannot open stream {stream}"), e))?;
+        let state = handle
+            .info()
+            .await
+            .map_err(|e| err(&format!("cannot read stream {stream}"), e))?
+            .state
+            .clone();
+        let mut out = Vec::new();
+        if state.messages == 0 {
+            return Ok(out);
+        }
+        for seq in state.first_sequence..=state.last_sequence {
+            // A gap (a deleted message) is skipped.
+            if let Ok(message) = handle.get_raw_message(seq).await {
+                out.push(message);
+            }
+        }
+        Ok(out)
     }
 
     /// The state bucket.

@@ -84,6 +84,7 @@ pub async fn run(
             .messages()
             .await
     };
+    let observed = [uploads.clone(), changes.clone()];
     let uploads = pull(uploads).await?.map(|m| (Kind::Upload, m));
     let changes = pull(changes).await?.map(|m| (Kind::DirectoryChange, m));
     let mut messages = futures::stream::select(uploads, changes);
@@ -107,11 +108,7 @@ pub async fn run(
         tracing::info!(%addr, "Serving /healthz, /readyz and /metrics.");
         tokio::spawn(crate::health::serve(listener, health.clone()));
     }
-    let observer = tokio::spawn(observe(
-        pipeline.clone(),
-        health.clone(),
-        [events::CONSUMER, events::DIRECTORY_CONSUMER],
-    ));
+    let observer = tokio::spawn(observe(pipeline.clone(), health.clone(), observed));
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let worker = Arc::new(Worker {
         pipeline: pipeline.clone(),
@@ -197,23 +194,23 @@ async fn ensure_consumer(
 }
 
 /// Keeps the health's NATS state and backlog current.
-async fn observe(pipeline: Arc<Pipeline>, health: Arc<Health>, consumers: [&'static str; 2]) {
+async fn observe(
+    pipeline: Arc<Pipeline>,
+    health: Arc<Health>,
+    mut consumers: [async_nats::jetstream::consumer::PullConsumer; 2],
+) {
     loop {
         let connected =
             pipeline.bus.client.connection_state() == async_nats::connection::State::Connected;
         health.set_nats_connected(connected);
-        if connected && let Ok(mut stream) = pipeline.bus.js.get_stream(events::EVENTS_STREAM).await
-        {
+        if connected {
             let mut pending = 0i64;
-            for name in consumers {
-                if let Ok(mut consumer) = stream.get_consumer::<pull::Config>(name).await
-                    && let Ok(info) = consumer.info().await
-                {
+            for consumer in &mut consumers {
+                if let Ok(info) = consumer.info().await {
                     pending += info.num_pending as i64;
                 }
             }
             health.set_backlog(pending);
-            let _ = stream.info().await;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }

@@ -172,23 +172,13 @@ impl Stack {
         stream: &str,
         wanted: impl Fn(&str) -> bool,
     ) -> Vec<T> {
-        self.rt.block_on(async {
-            let mut stream = self.bus.js.get_stream(stream).await.expect("stream");
-            let state = stream.info().await.expect("stream info").state.clone();
-            let mut out = Vec::new();
-            if state.messages == 0 {
-                return out;
-            }
-            for seq in state.first_sequence..=state.last_sequence {
-                let Ok(m) = stream.get_raw_message(seq).await else {
-                    continue;
-                };
-                if wanted(m.subject.as_str()) {
-                    out.push(serde_json::from_slice(&m.payload).expect("a stored message parses"));
-                }
-            }
-            out
-        })
+        self.rt
+            .block_on(self.bus.stored(stream))
+            .expect("stream readable")
+            .into_iter()
+            .filter(|m| wanted(m.subject.as_str()))
+            .map(|m| serde_json::from_slice(&m.payload).expect("a stored message parses"))
+            .collect()
     }
 
     /// Starts (or restarts) the service.
