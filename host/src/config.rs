@@ -93,6 +93,10 @@ pub struct LdapConfig {
     /// PEM file of the CA(s) that signed the server's certificate; the system's roots otherwise.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The name the server's certificate is issued to, when `url` names the server otherwise
+    /// (an IP address, a tunnel, a load balancer), e.g. `DC1.example.test`.
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
     /// The DN (or, on Active Directory, user principal name) photosync binds as.
     pub bind_dn: String,
     /// The bind password, from a file or an environment variable; never logged.
@@ -355,6 +359,12 @@ impl Config {
         if l.starttls && !l.url.starts_with("ldap://") {
             return Err(invalid("ldap.starttls", "only applies to ldap:// URLs"));
         }
+        if l.tls_server_name.is_some() && !(l.starttls || l.url.starts_with("ldaps://")) {
+            return Err(invalid(
+                "ldap.tls-server-name",
+                "only applies to ldaps:// URLs or with ldap.starttls",
+            ));
+        }
         if l.base_dn.trim().is_empty() || !l.base_dn.contains('=') {
             return Err(invalid(
                 "ldap.base-dn",
@@ -527,6 +537,12 @@ impl RenditionConfig {
         if p.max_bytes < 1024 {
             return Err("max-bytes must be at least 1024".into());
         }
+        if p.attribute.eq_ignore_ascii_case("thumbnailPhoto") && p.max_bytes > 102_400 {
+            return Err(
+                "max-bytes of thumbnailPhoto must be at most 102400 (Active Directory's limit)"
+                    .into(),
+            );
+        }
         Ok(p)
     }
 }
@@ -602,6 +618,14 @@ base-dn = "ou=People,dc=example,dc=test"
                     "{VALID}[[renditions]]\nattribute = \"jpegPhoto\"\nmin-quality = 95\nmax-quality = 90"
                 ),
                 "renditions[0]: qualities must satisfy",
+            ),
+            (
+                format!("{VALID}tls-server-name = \"DC1.example.test\""),
+                "ldap.tls-server-name: only applies to ldaps:// URLs or with ldap.starttls",
+            ),
+            (
+                format!("{VALID}[[renditions]]\nattribute = \"thumbnailPhoto\"\nmax-bytes = 204800"),
+                "renditions[0]: max-bytes of thumbnailPhoto must be at most 102400",
             ),
             (
                 format!("{VALID}[plugins.matcher]\nsource = \"builtin:nope\""),

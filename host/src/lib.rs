@@ -8,7 +8,9 @@
 //! - [`config`]: the TOML configuration, validated before anything connects.
 //! - [`events`]: the event and result types and the NATS names.
 //! - [`bus`]: NATS and JetStream: streams, the photo Object Store, the state KV bucket.
-//! - [`directory`]: LDAP: bind, search with escaping and paging, write photo attributes.
+//! - [`directory`]: LDAP: bind, search with escaping and paging, write photo attributes; TLS
+//!   trust and the reasons given for LDAP and Active Directory errors.
+//! - [`ber`]: a strict BER/DER reader for the bytes photosync decodes itself.
 //! - [`state`]: per-entry sync state (digests last written and seen), saved with compare-and-set;
 //!   the photo-name index.
 //! - [`pipeline`]: one event from payload to result.
@@ -20,6 +22,7 @@
 //! - [`profiles`]: renditions, the size and byte limits of each photo attribute.
 //! - [`offline`]: commands that work on files without any server (`transform`, `plugin inspect`).
 
+pub mod ber;
 pub mod bus;
 pub mod config;
 pub mod directory;

@@ -13,6 +13,7 @@ fn config(ldap: &LdapServer, url: String, starttls: bool, ca: bool) -> LdapConfi
         url,
         starttls,
         ca_file: ca.then(|| ldap.ca_file()),
+        tls_server_name: None,
         bind_dn: bind_dn.into(),
         password: Secret {
             file: None,

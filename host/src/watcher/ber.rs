@@ -1,95 +1,9 @@
 //! The RFC 4533 values the watcher reads (Sync State control, Sync Info message, Sync Done
-//! control), decoded by a small strict BER reader. These bytes come from the network: anything
-//! malformed is an error the watcher logs and survives, never a panic.
+//! control), decoded by [`crate::ber`]. These bytes come from the network: anything malformed is
+//! an error the watcher logs and survives, never a panic.
 
-/// Why a value could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed {what}: {why}")]
-pub struct BerError {
-    what: &'static str,
-    why: &'static str,
-}
-
-fn bad(what: &'static str, why: &'static str) -> BerError {
-    BerError { what, why }
-}
-
-const BOOLEAN: u8 = 0x01;
-const OCTET_STRING: u8 = 0x04;
-const ENUMERATED: u8 = 0x0a;
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
-
-/// One tag-length-value.
-#[derive(Debug, Clone, Copy)]
-struct Tlv<'a> {
-    tag: u8,
-    value: &'a [u8],
-}
-
-/// Reads one TLV (low tag numbers, definite lengths up to 4 length bytes).
-fn read<'a>(input: &'a [u8], what: &'static str) -> Result<(Tlv<'a>, &'a [u8]), BerError> {
-    let [tag, first, rest @ ..] = input else {
-        return Err(bad(what, "truncated"));
-    };
-    if tag & 0x1f == 0x1f {
-        return Err(bad(what, "unexpected high tag number"));
-    }
-    let (len, rest) = match *first {
-        n if n < 0x80 => (usize::from(n), rest),
-        0x80 => return Err(bad(what, "indefinite length")),
-        n => {
-            let count = usize::from(n & 0x7f);
-            if count > 4 || rest.len() < count {
-                return Err(bad(what, "bad length"));
-            }
-            let len = rest[..count]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            (len, &rest[count..])
-        }
-    };
-    if rest.len() < len {
-        return Err(bad(what, "length beyond the data"));
-    }
-    Ok((
-        Tlv {
-            tag: *tag,
-            value: &rest[..len],
-        },
-        &rest[len..],
-    ))
-}
-
-/// All TLVs in `input`.
-fn read_all<'a>(mut input: &'a [u8], what: &'static str) -> Result<Vec<Tlv<'a>>, BerError> {
-    let mut out = Vec::new();
-    while !input.is_empty() {
-        let (tlv, rest) = read(input, what)?;
-        out.push(tlv);
-        input = rest;
-    }
-    Ok(out)
-}
-
-/// The one TLV `input` holds, which must have `tag`.
-fn only<'a>(input: &'a [u8], tag: u8, what: &'static str) -> Result<&'a [u8], BerError> {
-    let (tlv, rest) = read(input, what)?;
-    if tlv.tag != tag {
-        return Err(bad(what, "unexpected tag"));
-    }
-    if !rest.is_empty() {
-        return Err(bad(what, "trailing bytes"));
-    }
-    Ok(tlv.value)
-}
-
-fn boolean(tlv: Tlv<'_>, what: &'static str) -> Result<bool, BerError> {
-    match tlv.value {
-        [b] => Ok(*b != 0),
-        _ => Err(bad(what, "boolean of the wrong size")),
-    }
-}
+pub use crate::ber::BerError;
+use crate::ber::{BOOLEAN, ENUMERATED, OCTET_STRING, SEQUENCE, SET, bad, boolean, only, read, read_all};
 
 /// An entry's state in the Sync State control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -153,20 +153,7 @@ impl LdapServer {
 
     /// The URL of the server's Unix domain socket in its temporary directory.
     pub fn ldapi_url(&self) -> String {
-        let path = self.dir.path().join("ldapi");
-        let encoded: String = path
-            .to_str()
-            .expect("UTF-8 temporary path")
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
-                    char::from(b).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        format!("ldapi://{encoded}")
+        super::ldapi_url(&self.dir.path().join("ldapi"))
     }
 
     /// The server's URL.
@@ -291,7 +278,7 @@ pub struct Entry {
     pub entry_csn: String,
 }
 
-fn parse_entry(ldif: &str, attribute: &str) -> Entry {
+pub(super) fn parse_entry(ldif: &str, attribute: &str) -> Entry {
     use base64::Engine as _;
     let mut entry = Entry {
         values: vec![],

@@ -3,9 +3,11 @@
 
 mod ldap;
 mod nats;
+mod samba;
 
 pub use ldap::{BASE_DN, LdapServer, PEOPLE_DN, Person};
 pub use nats::NatsServer;
+pub use samba::{AD_BASE_DN, AD_DC_NAME, AD_REALM, AD_STAFF_DN, AdUser, SambaDc};
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -35,4 +37,21 @@ fn find_binary(candidates: &[&str]) -> String {
         .find(|c| Path::new(c).is_file())
         .map(|c| (*c).to_owned())
         .unwrap_or_else(|| panic!("none of {candidates:?} exists: run scripts/install-deps"))
+}
+
+/// The `ldapi://` URL of a Unix domain socket (its path percent-encoded).
+pub fn ldapi_url(socket: &Path) -> String {
+    let encoded: String = socket
+        .to_str()
+        .expect("UTF-8 socket path")
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("ldapi://{encoded}")
 }

@@ -3,7 +3,6 @@
 //! logs the password.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
@@ -12,6 +11,11 @@ use tokio::sync::Mutex;
 
 use crate::config::LdapConfig;
 use crate::plugins::Criterion;
+
+mod reasons;
+mod tls;
+
+pub use reasons::describe_rc;
 
 /// Most entries kept from one search; more only matter as a count.
 const KEEP_ENTRIES: usize = 10;
@@ -22,12 +26,9 @@ pub enum DirectoryError {
     /// The directory could not be reached or the connection broke; retrying may work.
     #[error("the directory at {url} is unreachable: {reason}")]
     Unavailable { url: String, reason: String },
-    /// The server's certificate is not trusted.
-    #[error(
-        "the directory's TLS certificate is not trusted ({reason}); set ldap.ca-file to the PEM \
-         file of the CA that signed it"
-    )]
-    Untrusted { reason: String },
+    /// The server's certificate is not trusted, or not issued to the name photosync expects.
+    #[error("the directory's TLS certificate is not trusted ({reason}); {hint}")]
+    Untrusted { reason: String, hint: &'static str },
     /// The directory refused an operation.
     #[error("{reason}")]
     Refused { rc: u32, reason: String },
@@ -112,8 +113,11 @@ impl Directory {
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(timeout)
             .set_starttls(self.config.starttls);
-        if let Some(ca) = &self.config.ca_file {
-            settings = settings.set_config(tls_config(ca)?);
+        if self.config.url.starts_with("ldaps://") || self.config.starttls {
+            settings = settings.set_config(tls::client_config(
+                self.config.ca_file.as_deref(),
+                self.config.tls_server_name.as_deref(),
+            )?);
         }
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.config.url)
             .await
@@ -139,11 +143,21 @@ impl Directory {
 
     fn connect_error(&self, e: ldap3::LdapError) -> DirectoryError {
         let reason = e.to_string();
+        if reason.contains("NotValidForName") {
+            return DirectoryError::Untrusted {
+                reason,
+                hint: "it is not issued to the host in ldap.url: set ldap.tls-server-name to the \
+                       name it carries (for a domain controller, its DNS name)",
+            };
+        }
         if reason.contains("certificate")
             || reason.contains("UnknownIssuer")
             || reason.contains("invalid peer")
         {
-            return DirectoryError::Untrusted { reason };
+            return DirectoryError::Untrusted {
+                reason,
+                hint: "set ldap.ca-file to the PEM file of the CA that signed it",
+            };
         }
         DirectoryError::Unavailable {
             url: self.config.url.clone(),
@@ -418,64 +432,6 @@ fn format_id(attribute: &str, raw: &[u8]) -> String {
         );
     }
     String::from_utf8_lossy(raw).into_owned()
-}
-
-/// An LDAP result code and the server's text as a phrase.
-fn describe_rc(rc: u32, text: &str) -> String {
-    let name = match rc {
-        4 => "sizeLimitExceeded",
-        10 => "referral",
-        11 => "adminLimitExceeded",
-        19 => "constraintViolation",
-        21 => "invalidAttributeSyntax",
-        32 => "noSuchObject",
-        34 => "invalidDNSyntax",
-        49 => "invalidCredentials",
-        50 => "insufficientAccessRights",
-        51 => "busy",
-        52 => "unavailable",
-        53 => "unwillingToPerform",
-        65 => "objectClassViolation",
-        _ => "error",
-    };
-    let text = text.trim();
-    if text.is_empty() {
-        format!("{name} (code {rc})")
-    } else {
-        format!("{name} (code {rc}): {text}")
-    }
-}
-
-fn tls_config(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, DirectoryError> {
-    let pem = std::fs::read(ca_file).map_err(|e| {
-        DirectoryError::Config(format!(
-            "cannot read ldap.ca-file {}: {e}",
-            ca_file.display()
-        ))
-    })?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-        let cert = cert.map_err(|e| {
-            DirectoryError::Config(format!("ldap.ca-file {}: {e}", ca_file.display()))
-        })?;
-        roots.add(cert).map_err(|e| {
-            DirectoryError::Config(format!("ldap.ca-file {}: {e}", ca_file.display()))
-        })?;
-    }
-    if roots.is_empty() {
-        return Err(DirectoryError::Config(format!(
-            "ldap.ca-file {} holds no PEM certificate",
-            ca_file.display()
-        )));
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| DirectoryError::Config(format!("TLS setup: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 #[cfg(test)]
