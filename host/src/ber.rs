@@ -90,4 +90,3 @@ pub fn boolean(tlv: Tlv<'_>, what: &'static str) -> Result<bool, BerError> {
         _ => Err(bad(what, "boolean of the wrong size")),
     }
 }
-

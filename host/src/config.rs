@@ -184,7 +184,7 @@ pub struct PluginsConfig {
 }
 
 /// One plugin: where its code is, its limits and its settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PluginConfig {
     /// `builtin:NAME` or the path of a component file.
@@ -624,7 +624,9 @@ base-dn = "ou=People,dc=example,dc=test"
                 "ldap.tls-server-name: only applies to ldaps:// URLs or with ldap.starttls",
             ),
             (
-                format!("{VALID}[[renditions]]\nattribute = \"thumbnailPhoto\"\nmax-bytes = 204800"),
+                format!(
+                    "{VALID}[[renditions]]\nattribute = \"thumbnailPhoto\"\nmax-bytes = 204800"
+                ),
                 "renditions[0]: max-bytes of thumbnailPhoto must be at most 102400",
             ),
             (

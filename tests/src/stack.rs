@@ -1,5 +1,6 @@
-//! A whole photosync stack for integration tests: real nats-server and slapd, and the photosync
-//! service running in this process, stopped when the stack is dropped.
+//! A whole photosync stack for integration tests: a real nats-server, a real directory (slapd,
+//! or a Samba AD DC), and the photosync service running in this process, stopped when the stack
+//! is dropped.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -10,7 +11,7 @@ use photosync::bus::Bus;
 use photosync::config::Config;
 use photosync::events::{PhotoRef, PhotoResult, PhotoUpload};
 
-use crate::servers::{LdapServer, NatsServer, PEOPLE_DN};
+use crate::servers::{AD_DC_NAME, AD_STAFF_DN, LdapServer, NatsServer, PEOPLE_DN, SambaDc};
 use crate::wait::eventually;
 
 /// Which account the service binds as.
@@ -22,10 +23,66 @@ pub enum Account {
     Reader,
 }
 
-/// NATS, slapd, and a running photosync service.
-pub struct Stack {
+/// A directory server a stack can run against.
+pub trait TestDirectory: std::fmt::Debug {
+    /// The bind name and password of `account`.
+    fn account(&self, account: Account) -> (String, String);
+    /// The `[ldap]` section (binding as `bind_name` with `password`, a TOML inline table) and
+    /// the matcher's settings.
+    fn config_sections(&self, bind_name: &str, password: &str) -> String;
+}
+
+impl TestDirectory for LdapServer {
+    fn account(&self, account: Account) -> (String, String) {
+        let (dn, password) = match account {
+            Account::Service => self.service_account(),
+            Account::Reader => self.reader_account(),
+        };
+        (dn.into(), password.into())
+    }
+
+    fn config_sections(&self, bind_name: &str, password: &str) -> String {
+        ldap_sections(&self.url(), bind_name, password)
+    }
+}
+
+impl TestDirectory for SambaDc {
+    fn account(&self, account: Account) -> (String, String) {
+        assert_eq!(
+            account,
+            Account::Service,
+            "the DC has only the service account"
+        );
+        let (upn, password) = self.service_account();
+        (upn, password.into())
+    }
+
+    fn config_sections(&self, bind_name: &str, password: &str) -> String {
+        format!(
+            r#"[ldap]
+url = "{url}"
+ca-file = "{ca}"
+tls-server-name = "{AD_DC_NAME}"
+bind-dn = "{bind_name}"
+password = {password}
+base-dn = "{AD_STAFF_DN}"
+filter = "(&(objectCategory=person)(objectClass=user))"
+id-attribute = "objectGUID"
+
+[plugins.matcher.settings]
+patterns = "{{employeeID}};{{sAMAccountName}}"
+digits-only = "employeeID"
+"#,
+            url = self.ldaps_url(),
+            ca = self.ca_file().display(),
+        )
+    }
+}
+
+/// NATS, a directory (slapd unless said otherwise), and a running photosync service.
+pub struct Stack<D: TestDirectory = LdapServer> {
     pub nats: NatsServer,
-    pub ldap: LdapServer,
+    pub ldap: D,
     pub bus: Bus,
     pub rt: tokio::runtime::Runtime,
     dir: tempfile::TempDir,
@@ -37,7 +94,7 @@ pub struct Stack {
     seen: Vec<PhotoResult>,
 }
 
-impl std::fmt::Debug for Stack {
+impl<D: TestDirectory> std::fmt::Debug for Stack<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stack")
             .field("nats", &self.nats)
@@ -46,7 +103,7 @@ impl std::fmt::Debug for Stack {
     }
 }
 
-impl Stack {
+impl Stack<LdapServer> {
     /// Starts the servers and the service binding as the service account.
     pub fn start() -> Self {
         Self::start_with(Account::Service)
@@ -54,8 +111,37 @@ impl Stack {
 
     /// Starts the servers and the service binding as `account`.
     pub fn start_with(account: Account) -> Self {
+        Self::start_on(LdapServer::start(), account)
+    }
+}
+
+impl Stack<LdapServer> {
+    /// An event for a photo in the object store under `object`.
+    pub fn event_for_object(id: &str, file_name: &str, object: &str) -> PhotoUpload {
+        PhotoUpload {
+            id: id.into(),
+            file_name: file_name.into(),
+            source: "test".into(),
+            content_type: "image/jpeg".into(),
+            uploaded_at: "2026-11-21T12:00:00Z".into(),
+            attributes: BTreeMap::new(),
+            photo: PhotoRef::Object(object.into()),
+            photo_digest: None,
+        }
+    }
+}
+
+impl Stack<SambaDc> {
+    /// Starts NATS, a fresh Samba AD DC and the service binding as the delegated service account.
+    pub fn start_samba() -> Self {
+        Self::start_on(SambaDc::start(), Account::Service)
+    }
+}
+
+impl<D: TestDirectory> Stack<D> {
+    /// Starts NATS and the service against `ldap`, binding as `account`.
+    pub fn start_on(ldap: D, account: Account) -> Self {
         let nats = NatsServer::start();
-        let ldap = LdapServer::start();
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -99,10 +185,7 @@ impl Stack {
 
     /// The configuration as TOML, with `worker` keys added to the `[worker]` section.
     pub fn config_text(&self, account: Account, worker: &str) -> String {
-        let (dn, password) = match account {
-            Account::Service => self.ldap.service_account(),
-            Account::Reader => self.ldap.reader_account(),
-        };
+        let (dn, password) = self.ldap.account(account);
         let password_file = self.dir.path().join(format!("{account:?}.password"));
         std::fs::write(&password_file, format!("{password}\n")).expect("password file");
         // Shared by all tests, so each plugin is compiled once per build.
@@ -119,7 +202,7 @@ impl Stack {
         }
         format!(
             "{}\n[plugins]\ncache-dir = \"{cache}\"\n\n[worker]\n{section}{worker}\n",
-            config_toml(&self.nats.url(), &self.ldap.url(), dn, &password)
+            config_toml(&self.nats.url(), &self.ldap.config_sections(&dn, &password))
         )
     }
 
@@ -257,20 +340,6 @@ impl Stack {
         self.rt
             .block_on(self.bus.publish_upload(event))
             .expect("publish event");
-    }
-
-    /// An event for a photo in the object store under `object`.
-    pub fn event_for_object(id: &str, file_name: &str, object: &str) -> PhotoUpload {
-        PhotoUpload {
-            id: id.into(),
-            file_name: file_name.into(),
-            source: "test".into(),
-            content_type: "image/jpeg".into(),
-            uploaded_at: "2026-11-21T12:00:00Z".into(),
-            attributes: BTreeMap::new(),
-            photo: PhotoRef::Object(object.into()),
-            photo_digest: None,
-        }
     }
 
     /// Waits for the result of `event_id` whose outcome satisfies `done` (earlier deliveries'
@@ -426,7 +495,7 @@ impl Watcher {
     }
 }
 
-impl Stack {
+impl<D: TestDirectory> Stack<D> {
     /// Subscribes to `subject` (core NATS: every publish is seen, even one JetStream drops as
     /// a duplicate); messages that do not parse as `T` are skipped.
     pub fn subscribe<T: serde::de::DeserializeOwned + Send + 'static>(
@@ -490,15 +559,18 @@ impl Stack {
     }
 }
 
-/// The configuration sections every test stack and the demo share: NATS, the test directory
-/// with the given bind DN and password source (a TOML inline table), and the matcher's patterns.
-pub fn config_toml(nats: &str, ldap: &str, bind_dn: &str, password: &str) -> String {
-    format!(
-        r#"[nats]
-url = "{nats}"
+/// The configuration every test stack and the demo share: NATS, then `sections` (the directory's
+/// `[ldap]` section and the matcher's settings).
+pub fn config_toml(nats: &str, sections: &str) -> String {
+    format!("[nats]\nurl = \"{nats}\"\n\n{sections}")
+}
 
-[ldap]
-url = "{ldap}"
+/// The `[ldap]` section and matcher settings for the test slapd at `url`, binding as `bind_dn`
+/// with the given password source (a TOML inline table).
+pub fn ldap_sections(url: &str, bind_dn: &str, password: &str) -> String {
+    format!(
+        r#"[ldap]
+url = "{url}"
 bind-dn = "{bind_dn}"
 password = {password}
 base-dn = "{PEOPLE_DN}"
@@ -510,7 +582,7 @@ patterns = "{{givenName}}_{{sn}};{{employeeID}}"
     )
 }
 
-impl Drop for Stack {
+impl<D: TestDirectory> Drop for Stack<D> {
     fn drop(&mut self) {
         if let Some((stop, handle)) = self.service.take() {
             let _ = stop.send(());

@@ -1,10 +1,196 @@
-//! photosync against a real Samba Active Directory domain controller.
+//! photosync against a real Samba Active Directory domain controller, started fresh for each test
+//! in its own network namespace: binding as a user principal name over LDAPS with the DC's own
+//! certificate, objectGUID ids, matching on employeeID and sAMAccountName, paged searches over
+//! more than 1000 entries, thumbnailPhoto's 102400-byte limit, and AD's errors in plain words.
 
-use photosync_tests::servers::{AdUser, SambaDc};
+use photosync::config::{LdapConfig, Secret};
+use photosync::directory::{Directory, DirectoryError};
+use photosync::events::{Outcome, PhotoResult};
+use photosync::pipeline::md5_hex;
+use photosync::plugins::jpeg::inspect;
+use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::plugins::test_plugin;
+use photosync_tests::servers::{AD_BASE_DN, AD_DC_NAME, AD_STAFF_DN, AdUser, SambaDc};
+use photosync_tests::stack::Stack;
+
+fn photo(seed: u32) -> Vec<u8> {
+    jpeg(&photo_like(320, 240, seed), JpegOptions::default())
+}
+
+/// The written thumbnailPhoto read back from the DC is exactly the value the result describes.
+fn assert_written(stack: &Stack<SambaDc>, result: &PhotoResult, user: &AdUser) {
+    assert_eq!(result.outcome, Outcome::Written, "{result:?}");
+    assert_eq!(result.entry_dn.as_deref(), Some(user.dn().as_str()));
+    let values = stack.ldap.read(&user.dn(), "thumbnailPhoto");
+    assert_eq!(values.len(), 1, "one thumbnailPhoto on {}", user.dn());
+    assert_eq!(
+        result.attributes[0].digest.as_deref(),
+        Some(md5_hex(&values[0]).as_str()),
+        "the bytes read back are the bytes written"
+    );
+    let info = inspect(&values[0]).expect("a JPEG");
+    assert_eq!((info.width, info.height), (96, 96));
+    assert!(info.baseline && !info.has_metadata());
+}
 
 #[test]
-fn samba_dc_starts() {
+fn users_matched_by_employee_id_and_by_sam_account_name_get_their_photos() {
+    let mut stack = Stack::start_samba();
+    let ada = AdUser::new("ada.lovelace", Some("12345"));
+    let grace = AdUser::new("grace.hopper", None);
+    stack.ldap.add_users(&[ada.clone(), grace.clone()]);
+
+    let by_id = stack.publish("12345.jpg", &photo(1), &[]);
+    let by_name = stack.publish("Grace.Hopper.jpg", &photo(2), &[]);
+    let result = stack.result(&by_id);
+    assert_written(&stack, &result, &ada);
+    // objectGUID in its standard string form, the same as the DC's own.
+    let guid = stack.ldap.object_guid(&ada);
+    assert_eq!(result.entry_id.as_deref(), Some(guid.as_str()));
+    let result = stack.result(&by_name);
+    assert_written(&stack, &result, &grace);
+
+    // The same photo again is not rewritten.
+    let again = stack.publish("12345.jpg", &photo(1), &[]);
+    assert_eq!(stack.result(&again).outcome, Outcome::Unchanged);
+}
+
+#[test]
+fn fifteen_hundred_users_are_synced_and_exported_through_paged_searches() {
+    const USERS: usize = 1500;
+    let mut stack = Stack::start_samba();
+    let users: Vec<AdUser> = (0..USERS)
+        .map(|i| AdUser::new(&format!("user{i:04}"), Some(&format!("{}", 100_000 + i))))
+        .collect();
+    stack.ldap.add_users(&users);
+    let small = jpeg(&photo_like(120, 120, 7), JpegOptions::default());
+    let ids: Vec<String> = users
+        .iter()
+        .map(|u| {
+            let file = format!("{}.jpg", u.employee_id.as_deref().unwrap_or_default());
+            stack.publish(&file, &small, &[])
+        })
+        .collect();
+    for id in &ids {
+        let result = stack.result_where(id, |r| r.is_final);
+        assert_eq!(result.outcome, Outcome::Written, "{result:?}");
+    }
+    for user in [&users[0], &users[999], &users[1000], &users[USERS - 1]] {
+        assert_eq!(stack.ldap.read(&user.dn(), "thumbnailPhoto").len(), 1);
+    }
+    // Every entry in scope, past the 1000 a single unpaged search would return.
+    let config = stack.config(photosync_tests::stack::Account::Service);
+    let (entries, published) = stack
+        .rt
+        .block_on(photosync::service::export_all(&config))
+        .expect("export");
+    assert_eq!((entries, published), (USERS, USERS));
+}
+
+#[test]
+fn an_oversize_value_never_reaches_the_dc_and_a_refusal_is_plain() {
+    let mut stack = Stack::start_samba();
+    let ada = AdUser::new("ada", Some("12345"));
+    stack.ldap.add_users(std::slice::from_ref(&ada));
+    // A transformer that answers with a JPEG one byte over thumbnailPhoto's 102400.
+    let mut config = stack.config(photosync_tests::stack::Account::Service);
+    let plugin = config
+        .plugins
+        .transformer
+        .get_or_insert_with(Default::default);
+    plugin.source = Some(test_plugin("hostile").display().to_string());
+    plugin.settings.insert("mode".into(), "oversize".into());
+    stack.start_service_with(config);
+    let id = stack.publish("12345.jpg", &photo(1), &[]);
+    let result = stack.result_where(&id, |r| r.is_final);
+    assert_eq!(result.outcome, Outcome::Failed, "{result:?}");
+    let reason = result.reason.unwrap_or_default();
+    assert!(
+        reason.contains("102401 bytes, over the profile's limit of 102400"),
+        "{reason}"
+    );
+    assert!(stack.ldap.read(&ada.dn(), "thumbnailPhoto").is_empty());
+
+    // Written directly, past photosync's checks, the DC's refusal reads plainly.
+    let directory = directory(&stack.ldap, Some(AD_DC_NAME), true);
+    let err = stack
+        .rt
+        .block_on(directory.replace(&ada.dn(), &[("thumbnailPhoto".into(), vec![0xff; 102_401])]))
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("above 102400 bytes"), "{text}");
+    assert!(text.contains(&ada.dn()), "{text}");
+}
+
+fn ad_config(dc: &SambaDc, bind_name: String, server_name: Option<&str>, ca: bool) -> LdapConfig {
+    LdapConfig {
+        url: dc.ldaps_url(),
+        starttls: false,
+        ca_file: ca.then(|| dc.ca_file()),
+        tls_server_name: server_name.map(Into::into),
+        bind_dn: bind_name,
+        password: Secret {
+            file: None,
+            env: Some("UNUSED".into()),
+        },
+        base_dn: AD_STAFF_DN.into(),
+        filter: "(objectClass=user)".into(),
+        id_attribute: "objectGUID".into(),
+        page_size: 500,
+        timeout_secs: 10,
+    }
+}
+
+fn directory(dc: &SambaDc, server_name: Option<&str>, ca: bool) -> Directory {
+    let (upn, password) = dc.service_account();
+    Directory::new(ad_config(dc, upn, server_name, ca), password.into())
+}
+
+#[test]
+fn ldaps_trusts_the_dcs_own_certificate_through_the_ca_file_and_explains_refusals() {
     let dc = SambaDc::start();
-    dc.add_users(&[AdUser::new("ada", Some("12345"))]);
-    assert!(dc.read(&AdUser::new("ada", None).dn(), "employeeID") == vec![b"12345".to_vec()]);
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    // Both bind name forms work with the CA file and the DC's name.
+    let (upn, password) = dc.service_account();
+    for name in [upn, dc.service_dn()] {
+        let d = Directory::new(
+            ad_config(&dc, name.clone(), Some(AD_DC_NAME), true),
+            password.into(),
+        );
+        rt.block_on(d.check())
+            .unwrap_or_else(|e| panic!("bind as {name}: {e}"));
+    }
+    // Without the CA file: not trusted, and the message names the option.
+    let err = rt
+        .block_on(directory(&dc, Some(AD_DC_NAME), false).check())
+        .expect_err("untrusted");
+    assert!(matches!(err, DirectoryError::Untrusted { .. }), "{err:?}");
+    assert!(err.to_string().contains("ldap.ca-file"), "{err}");
+    // Trusted, but the URL's 127.0.0.1 is not the certificate's name.
+    let err = rt
+        .block_on(directory(&dc, None, true).check())
+        .expect_err("wrong name");
+    assert!(err.to_string().contains("ldap.tls-server-name"), "{err}");
+    // A wrong password: AD's "data 52e" in words, the password nowhere.
+    let (upn, _) = dc.service_account();
+    let wrong = Directory::new(
+        ad_config(&dc, upn, Some(AD_DC_NAME), true),
+        "not-the-Passw0rd".into(),
+    );
+    let err = rt.block_on(wrong.check()).expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("the account name or the password is wrong"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-Passw0rd"), "{text}");
+    // Writing where the service account has no delegation: the right to grant is named.
+    let admin = format!("CN=Administrator,CN=Users,{AD_BASE_DN}");
+    let err = rt
+        .block_on(
+            directory(&dc, Some(AD_DC_NAME), true)
+                .replace(&admin, &[("thumbnailPhoto".into(), photo(1))]),
+        )
+        .expect_err("no right");
+    assert!(err.to_string().contains("Write thumbnailPhoto"), "{err}");
 }

@@ -143,7 +143,7 @@ impl Directory {
 
     fn connect_error(&self, e: ldap3::LdapError) -> DirectoryError {
         let reason = e.to_string();
-        if reason.contains("NotValidForName") {
+        if reason.contains("NotValidForName") || reason.contains("not valid for name") {
             return DirectoryError::Untrusted {
                 reason,
                 hint: "it is not issued to the host in ldap.url: set ldap.tls-server-name to the \

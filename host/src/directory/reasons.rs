@@ -98,7 +98,9 @@ mod tests {
         let text = "80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data 52e, v1db1";
         let reason = describe_rc(49, text);
         assert!(
-            reason.starts_with("invalidCredentials (code 49): the account name or the password is wrong"),
+            reason.starts_with(
+                "invalidCredentials (code 49): the account name or the password is wrong"
+            ),
             "{reason}"
         );
         assert!(reason.ends_with(&format!("[server: {text}]")), "{reason}");
@@ -126,6 +128,9 @@ mod tests {
             describe_rc(19, "no data here"),
             "constraintViolation (code 19) [server: no data here]"
         );
-        assert_eq!(describe_rc(19, "zzzzzzzz: x"), "constraintViolation (code 19) [server: zzzzzzzz: x]");
+        assert_eq!(
+            describe_rc(19, "zzzzzzzz: x"),
+            "constraintViolation (code 19) [server: zzzzzzzz: x]"
+        );
     }
 }

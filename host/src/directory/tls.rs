@@ -30,9 +30,8 @@ pub fn client_config(
         .map_err(|e| DirectoryError::Config(format!("TLS setup: {e}")))?;
     let name = server_name
         .map(|n| {
-            ServerName::try_from(n.to_owned()).map_err(|e| {
-                DirectoryError::Config(format!("ldap.tls-server-name {n:?}: {e}"))
-            })
+            ServerName::try_from(n.to_owned())
+                .map_err(|e| DirectoryError::Config(format!("ldap.tls-server-name {n:?}: {e}")))
         })
         .transpose()?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -135,7 +134,10 @@ fn common_name_fallback(cert: &[u8], name: &ServerName<'_>) -> bool {
     };
     match subject_names(cert) {
         Ok((names, false)) => {
-            names.len() == 1 && names[0].trim_end_matches('.').eq_ignore_ascii_case(dns.as_ref())
+            names.len() == 1
+                && names[0]
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(dns.as_ref())
         }
         _ => false,
     }

@@ -3,7 +3,9 @@
 //! an error the watcher logs and survives, never a panic.
 
 pub use crate::ber::BerError;
-use crate::ber::{BOOLEAN, ENUMERATED, OCTET_STRING, SEQUENCE, SET, bad, boolean, only, read, read_all};
+use crate::ber::{
+    BOOLEAN, ENUMERATED, OCTET_STRING, SEQUENCE, SET, bad, boolean, only, read, read_all,
+};
 
 /// An entry's state in the Sync State control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use futures::StreamExt as _;
 use photosync::events::{PHOTO_CHANGED, PhotoChanged, PhotoResult};
 use photosync_tests::fixtures::write_samples;
 use photosync_tests::servers::{LdapServer, NatsServer, PEOPLE_DN, Person};
-use photosync_tests::stack::config_toml;
+use photosync_tests::stack::{config_toml, ldap_sections};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args_os().skip(1);
@@ -214,9 +214,7 @@ fn print_result(r: &PhotoResult) {
 fn config_text(nats: &str, ldap: &str, bind_dn: &str) -> String {
     let shared = config_toml(
         nats,
-        ldap,
-        bind_dn,
-        r#"{ env = "PHOTOSYNC_LDAP_PASSWORD" }"#,
+        &ldap_sections(ldap, bind_dn, r#"{ env = "PHOTOSYNC_LDAP_PASSWORD" }"#),
     );
     format!(
         "# Written by the photosync demo.\n{shared}\n[[renditions]]\nattribute = \"thumbnailPhoto\"\n\n\

@@ -109,7 +109,14 @@ impl SambaDc {
             s.set_read_timeout(Some(Duration::from_millis(300))).ok()?;
             let mut b = [0u8; 1];
             match s.read(&mut b) {
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => Some(()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    Some(())
+                }
                 _ => None,
             }
         });
@@ -118,7 +125,8 @@ impl SambaDc {
 
     fn check_running(&mut self) {
         if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-            let log = std::fs::read_to_string(self.dir.path().join("samba.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("samba.log")).unwrap_or_default();
             panic!("samba exited ({status}): {log}");
         }
     }
@@ -190,12 +198,35 @@ impl SambaDc {
         super::ldap::parse_entry(&String::from_utf8_lossy(&out.stdout), attribute).values
     }
 
+    /// The user's objectGUID in its standard string form, as Samba's own tools print it.
+    pub fn object_guid(&self, user: &AdUser) -> String {
+        let socket = self.dir.path().join("dc/private/ldap_priv/ldapi");
+        let out = Command::new("samba-tool")
+            .args([
+                "user",
+                "show",
+                &user.sam_account_name,
+                "--attributes=objectGUID",
+            ])
+            .args(["-H", &super::ldapi_url(&socket)])
+            .output()
+            .expect("samba-tool runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("objectGUID: ").map(str::to_owned))
+            .unwrap_or_else(|| panic!("no objectGUID: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+
     /// An ldap-utils command bound as the administrator on the privileged socket.
     fn admin(&self, tool: &str) -> Command {
         let socket = self.dir.path().join("dc/private/ldap_priv/ldapi");
         let mut cmd = Command::new(tool);
-        cmd.args(["-x", "-H", &super::ldapi_url(&socket)])
-            .args(["-D", &format!("Administrator@{AD_REALM}"), "-w", ADMIN_PASSWORD]);
+        cmd.args(["-x", "-H", &super::ldapi_url(&socket)]).args([
+            "-D",
+            &format!("Administrator@{AD_REALM}"),
+            "-w",
+            ADMIN_PASSWORD,
+        ]);
         cmd
     }
 
@@ -264,7 +295,11 @@ fn provision(target: &Path) {
         "--option=interfaces=lo",
         "--option=bind interfaces only=yes",
         "--option=server services=ldap",
+        // Nothing shared with a Samba the machine may run: every path in the test's directory.
         &format!("--option=log file={target_s}/log.%m"),
+        &format!("--option=pid directory={target_s}/run"),
+        &format!("--option=ncalrpc dir={target_s}/run/ncalrpc"),
+        &format!("--option=winbindd socket directory={target_s}/run/winbindd"),
     ]));
     let conf = format!("{target_s}/etc/smb.conf");
     let db = format!("{target_s}/private/sam.ldb");
@@ -307,7 +342,10 @@ fn run(cmd: &mut Command) {
 
 /// Copies the template's `dc` directory to `to`, pointing its smb.conf at the copy.
 fn copy_template(template: &Path, to: &Path) {
-    run(Command::new("cp").arg("-a").arg(template.join("dc")).arg(to));
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(template.join("dc"))
+        .arg(to));
     let conf = to.join("etc/smb.conf");
     let text = std::fs::read_to_string(&conf).expect("smb.conf");
     let from = template.join("dc");

@@ -6,7 +6,8 @@
 //! - `panic`: panics with a message;
 //! - `garbage`: returns bytes that are not a JPEG;
 //! - `liar`: returns a JPEG header claiming a size it does not have;
-//! - `flood`: logs ten thousand lines, then rejects the photo.
+//! - `flood`: logs ten thousand lines, then rejects the photo;
+//! - `oversize`: returns a baseline JPEG of the profile's size whose bytes exceed its limit.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "transformer-plugin" });
 
@@ -20,7 +21,7 @@ impl Guest for Hostile {
     fn transform(
         settings: Vec<Setting>,
         photo: Vec<u8>,
-        _profile: Profile,
+        profile: Profile,
     ) -> Result<Rendition, Rejection> {
         let mode = settings
             .iter()
@@ -48,6 +49,7 @@ impl Guest for Hostile {
                 height: 96,
                 quality: 80,
             }),
+            "oversize" => Ok(oversize(&profile)),
             "flood" => {
                 for i in 0..10_000 {
                     log(Level::Info, &format!("flood line {i}"));
@@ -92,6 +94,24 @@ fn liar_jpeg() -> Vec<u8> {
     ]);
     j.extend([0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0, 0xFF, 0xD9]);
     j
+}
+
+/// A frame header of the profile's largest size, then a scan one byte over the byte limit.
+fn oversize(profile: &Profile) -> Rendition {
+    let (w, h) = (profile.max_width as u16, profile.max_height as u16);
+    let mut j = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 8];
+    j.extend(h.to_be_bytes());
+    j.extend(w.to_be_bytes());
+    j.extend([1, 1, 0x11, 0]);
+    j.extend([0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0]);
+    j.resize(profile.max_bytes as usize - 1, 0);
+    j.extend([0xFF, 0xD9]);
+    Rendition {
+        jpeg: j,
+        width: profile.max_width,
+        height: profile.max_height,
+        quality: 80,
+    }
 }
 
 export!(Hostile);
