@@ -41,12 +41,15 @@ pub struct WatcherConfig {
     #[serde(default)]
     pub enabled: bool,
     /// How changes are found: `syncrepl` (RFC 4533 content synchronisation; OpenLDAP with the
-    /// syncprov overlay).
+    /// syncprov overlay) or `usn` (Active Directory: polling uSNChanged, per domain controller).
     #[serde(default = "default_watch_mode")]
     pub mode: String,
     /// Seconds between attempts when the directory cannot be reached.
     #[serde(default = "default_watch_retry_secs")]
     pub retry_secs: u64,
+    /// Seconds between two polls of a domain controller (`usn` mode).
+    #[serde(default = "default_watch_poll_secs")]
+    pub poll_secs: u64,
 }
 
 impl Default for WatcherConfig {
@@ -55,8 +58,13 @@ impl Default for WatcherConfig {
             enabled: false,
             mode: default_watch_mode(),
             retry_secs: default_watch_retry_secs(),
+            poll_secs: default_watch_poll_secs(),
         }
     }
+}
+
+fn default_watch_poll_secs() -> u64 {
+    15
 }
 
 fn default_watch_mode() -> String {
@@ -441,8 +449,11 @@ impl Config {
                 "must be an address and port such as 127.0.0.1:9464",
             ));
         }
-        if self.watcher.mode != "syncrepl" {
-            return Err(invalid("watcher.mode", "must be syncrepl"));
+        if !matches!(self.watcher.mode.as_str(), "syncrepl" | "usn") {
+            return Err(invalid("watcher.mode", "must be syncrepl or usn"));
+        }
+        if self.watcher.poll_secs == 0 {
+            return Err(invalid("watcher.poll-secs", "must be at least 1"));
         }
         if self.watcher.retry_secs == 0 {
             return Err(invalid("watcher.retry-secs", "must be at least 1"));

@@ -91,10 +91,10 @@ pub async fn run(
     let (stop_watcher, watcher_stopped) = tokio::sync::watch::channel(false);
     let watcher = config.watcher.enabled.then(|| {
         let pipeline = pipeline.clone();
-        let retry = Duration::from_secs(config.watcher.retry_secs);
+        let settings = config.watcher.clone();
         let mut stopped = watcher_stopped.clone();
         tokio::spawn(async move {
-            crate::watcher::watch(&pipeline.directory, &pipeline.bus, retry, async move {
+            crate::watcher::watch(&pipeline.directory, &pipeline.bus, &settings, async move {
                 let _ = stopped.wait_for(|s| *s).await;
             })
             .await;
@@ -372,8 +372,7 @@ pub async fn watch(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (bus, directory) = connect_servers(&config).await?;
-    let retry = Duration::from_secs(config.watcher.retry_secs);
-    crate::watcher::watch(&directory, &bus, retry, shutdown).await;
+    crate::watcher::watch(&directory, &bus, &config.watcher, shutdown).await;
     Ok(())
 }
 

@@ -21,6 +21,8 @@ pub enum Account {
     Service,
     /// May read but not write photos.
     Reader,
+    /// The directory's administrator (on AD, a domain admin: it also sees deleted objects).
+    Admin,
 }
 
 /// A directory server a stack can run against.
@@ -37,6 +39,7 @@ impl TestDirectory for LdapServer {
         let (dn, password) = match account {
             Account::Service => self.service_account(),
             Account::Reader => self.reader_account(),
+            Account::Admin => self.admin_account(),
         };
         (dn.into(), password.into())
     }
@@ -48,12 +51,11 @@ impl TestDirectory for LdapServer {
 
 impl TestDirectory for SambaDc {
     fn account(&self, account: Account) -> (String, String) {
-        assert_eq!(
-            account,
-            Account::Service,
-            "the DC has only the service account"
-        );
-        let (upn, password) = self.service_account();
+        let (upn, password) = match account {
+            Account::Service => self.service_account(),
+            Account::Admin => self.admin_account(),
+            Account::Reader => panic!("the test DC has no read-only account"),
+        };
         (upn, password.into())
     }
 
@@ -527,7 +529,11 @@ impl<D: TestDirectory> Stack<D> {
     /// Starts the directory watcher on its own and waits until it watches (its place in the
     /// change stream is saved).
     pub fn start_watcher(&self) -> Watcher {
-        let config = self.config(Account::Service);
+        self.start_watcher_with(self.config(Account::Service))
+    }
+
+    /// Starts the directory watcher on its own with `config`, and waits until it watches.
+    pub fn start_watcher_with(&self, config: Config) -> Watcher {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -545,17 +551,25 @@ impl<D: TestDirectory> Stack<D> {
 
     /// Waits until a watcher has saved its place in the change stream.
     pub fn wait_for_watcher(&self) {
-        eventually(Duration::from_secs(30), "the watcher's cookie", || {
-            self.rt.block_on(async {
-                let mut keys = self.bus.state().keys().await.ok()?;
-                while let Some(key) = keys.next().await {
-                    if key.ok()?.starts_with("watcher.") {
-                        return Some(());
-                    }
-                }
-                None
-            })
+        eventually(Duration::from_secs(30), "the watcher's place", || {
+            (!self.watcher_keys().is_empty()).then_some(())
         });
+    }
+
+    /// The state-bucket keys where watchers keep their places.
+    pub fn watcher_keys(&self) -> Vec<String> {
+        self.rt.block_on(async {
+            let mut found = vec![];
+            let Ok(mut keys) = self.bus.state().keys().await else {
+                return found;
+            };
+            while let Some(Ok(key)) = keys.next().await {
+                if key.starts_with("watcher.") {
+                    found.push(key);
+                }
+            }
+            found
+        })
     }
 }
 

@@ -5,13 +5,19 @@
 
 use photosync::config::{LdapConfig, Secret};
 use photosync::directory::{Directory, DirectoryError};
-use photosync::events::{Outcome, PhotoResult};
+use std::time::Duration;
+
+use photosync::events::{
+    DIRECTORY_CHANGED, DirectoryChange, EVENTS_STREAM, Outcome, PHOTO_CHANGED, PhotoChanged,
+    PhotoResult,
+};
 use photosync::pipeline::md5_hex;
 use photosync::plugins::jpeg::inspect;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
 use photosync_tests::plugins::test_plugin;
 use photosync_tests::servers::{AD_BASE_DN, AD_DC_NAME, AD_STAFF_DN, AdUser, SambaDc};
 use photosync_tests::stack::Stack;
+use photosync_tests::wait::eventually;
 
 fn photo(seed: u32) -> Vec<u8> {
     jpeg(&photo_like(320, 240, seed), JpegOptions::default())
@@ -193,4 +199,121 @@ fn ldaps_trusts_the_dcs_own_certificate_through_the_ca_file_and_explains_refusal
         )
         .expect_err("no right");
     assert!(err.to_string().contains("Write thumbnailPhoto"), "{err}");
+}
+
+/// A stack whose service also runs the watcher in `usn` mode, polling every second.
+fn watching_stack() -> Stack<SambaDc> {
+    let mut stack = Stack::start_samba();
+    let mut config = stack.config(photosync_tests::stack::Account::Service);
+    config.watcher.enabled = true;
+    config.watcher.mode = "usn".into();
+    config.watcher.poll_secs = 1;
+    stack.start_service_with(config);
+    stack.wait_for_watcher();
+    stack
+}
+
+#[test]
+fn the_usn_watcher_gives_a_new_user_the_waiting_photo_and_publishes_changed_photos() {
+    let mut stack = watching_stack();
+    let mut changed = stack.subscribe::<PhotoChanged>(PHOTO_CHANGED);
+
+    // A photo for nobody yet; then the user arrives and gets it, with no new upload.
+    let id = stack.publish("77777.jpg", &photo(7), &[]);
+    assert_eq!(stack.result(&id).outcome, Outcome::NoMatch);
+    let newcomer = AdUser::new("new.joiner", Some("77777"));
+    stack.ldap.add_users(std::slice::from_ref(&newcomer));
+    let dn = newcomer.dn();
+    let written = stack.result_matching("the waiting photo written", |r| {
+        r.outcome == Outcome::Written && r.entry_dn.as_deref() == Some(dn.as_str())
+    });
+    assert_written(&stack, &written, &newcomer);
+
+    // An administrator replaces the photo: one photo-changed event with the new MD5.
+    let theirs = jpeg(&photo_like(96, 96, 8), JpegOptions::default());
+    stack.ldap.replace_photo(&dn, &theirs);
+    let event = changed.wait_for("the photo-changed event", |_| true);
+    assert_eq!(event.md5.as_deref(), Some(md5_hex(&theirs).as_str()));
+    assert_eq!(event.dn, dn);
+    assert_eq!(event.entry_id, stack.ldap.object_guid(&newcomer));
+
+    assert_eq!(changed.received().len(), 1, "{:?}", changed.received());
+}
+
+#[test]
+fn a_deleted_user_is_forgotten_by_a_watcher_that_may_see_deleted_objects() {
+    let mut stack = Stack::start_samba();
+    let ada = AdUser::new("ada", Some("12345"));
+    stack.ldap.add_users(std::slice::from_ref(&ada));
+    let id = stack.publish("12345.jpg", &photo(1), &[]);
+    let entry_id = stack.result(&id).entry_id.expect("the entry's id");
+    let state = |stack: &Stack<SambaDc>| {
+        stack
+            .rt
+            .block_on(photosync::state::load(&stack.bus, &entry_id))
+            .expect("state readable")
+    };
+    assert!(state(&stack).is_some());
+    // Tombstones are only visible to accounts allowed to list CN=Deleted Objects.
+    let mut config = stack.config(photosync_tests::stack::Account::Admin);
+    config.watcher.mode = "usn".into();
+    config.watcher.poll_secs = 1;
+    let watcher = stack.start_watcher_with(config);
+    stack.ldap.delete(&ada.dn());
+    eventually(
+        Duration::from_secs(30),
+        "the deleted user's state to go",
+        || state(&stack).is_none().then_some(()),
+    );
+    watcher.stop();
+}
+
+#[test]
+fn a_changed_invocation_id_makes_the_usn_watcher_rescan_everyone() {
+    let users: Vec<AdUser> = (0..40)
+        .map(|i| AdUser::new(&format!("rescan{i:02}"), None))
+        .collect();
+    let stack = Stack::start_samba();
+    stack.ldap.add_users(&users);
+    let mut config = stack.config(photosync_tests::stack::Account::Service);
+    config.watcher.mode = "usn".into();
+    config.watcher.poll_secs = 1;
+    // The first watch takes the directory as it is: nothing is published.
+    let watcher = stack.start_watcher_with(config.clone());
+    watcher.stop();
+    assert!(
+        stack
+            .stored::<DirectoryChange>(EVENTS_STREAM, DIRECTORY_CHANGED)
+            .is_empty()
+    );
+
+    // The saved place now names another invocationId, as after a restore from backup.
+    let key = stack.watcher_keys().pop().expect("the DC's place");
+    let place = stack
+        .rt
+        .block_on(stack.bus.state().get(&key))
+        .expect("kv")
+        .expect("place");
+    let mut place: serde_json::Value = serde_json::from_slice(&place).expect("json");
+    place["invocation_id"] = "00000000-0000-0000-0000-000000000001".into();
+    stack
+        .rt
+        .block_on(
+            stack
+                .bus
+                .state()
+                .put(&key, serde_json::to_vec(&place).expect("json").into()),
+        )
+        .expect("planted");
+    let watcher = stack.start_watcher_with(config);
+    let events = eventually(Duration::from_secs(30), "a rescan of every user", || {
+        let events = stack.stored::<DirectoryChange>(EVENTS_STREAM, DIRECTORY_CHANGED);
+        (events.len() >= users.len()).then_some(events)
+    });
+    watcher.stop();
+    let mut dns: Vec<String> = events.iter().map(|e| e.dn.clone()).collect();
+    dns.sort();
+    let mut expected: Vec<String> = users.iter().map(AdUser::dn).collect();
+    expected.sort();
+    assert_eq!(dns, expected);
 }

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry, ldap_escape};
 use tokio::sync::Mutex;
 
@@ -16,6 +17,9 @@ mod reasons;
 mod tls;
 
 pub use reasons::describe_rc;
+
+/// Active Directory's Show Deleted control: searches include tombstones.
+const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";
 
 /// Most entries kept from one search; more only matter as a count.
 const KEEP_ENTRIES: usize = 10;
@@ -251,6 +255,36 @@ impl Directory {
             .await
     }
 
+    /// Awaits `each` for every entry under `base` (any base, not only the configured one)
+    /// matching `filter`, paged, with `attributes` plus the id attribute. With `show_deleted`,
+    /// Active Directory's tombstones are included (the Show Deleted control).
+    pub async fn each_under<F>(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attributes: &[String],
+        show_deleted: bool,
+        each: impl FnMut(Entry) -> F,
+    ) -> Result<usize, DirectoryError>
+    where
+        F: std::future::Future<Output = Result<(), String>>,
+    {
+        let mut attrs: Vec<String> = attributes.to_vec();
+        attrs.push(self.config.id_attribute.clone());
+        let controls = if show_deleted {
+            vec![RawControl {
+                ctype: SHOW_DELETED_OID.into(),
+                crit: true,
+                val: None,
+            }]
+        } else {
+            vec![]
+        };
+        self.search_with(base, scope, filter, attrs, controls, each)
+            .await
+    }
+
     /// A new connection of its own, bound, for a long-running operation (the watcher's
     /// persistent search) that should not share the pipeline's.
     pub async fn open(&self) -> Result<Ldap, DirectoryError> {
@@ -279,7 +313,26 @@ impl Directory {
     where
         F: std::future::Future<Output = Result<(), String>>,
     {
-        let result = self.search_inner(base, scope, filter, attrs, each).await;
+        self.search_with(base, scope, filter, attrs, vec![], each)
+            .await
+    }
+
+    /// [`search`](Self::search) with request controls of the caller's.
+    async fn search_with<F>(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: Vec<String>,
+        controls: Vec<RawControl>,
+        each: impl FnMut(Entry) -> F,
+    ) -> Result<usize, DirectoryError>
+    where
+        F: std::future::Future<Output = Result<(), String>>,
+    {
+        let result = self
+            .search_inner(base, scope, filter, attrs, controls, each)
+            .await;
         if matches!(result, Err(DirectoryError::Unavailable { .. })) {
             self.forget().await;
         }
@@ -292,12 +345,16 @@ impl Directory {
         scope: Scope,
         filter: &str,
         attrs: Vec<String>,
+        controls: Vec<RawControl>,
         mut each: impl FnMut(Entry) -> F,
     ) -> Result<usize, DirectoryError>
     where
         F: std::future::Future<Output = Result<(), String>>,
     {
         let mut ldap = self.handle().await?;
+        if !controls.is_empty() {
+            ldap.with_controls(controls);
+        }
         let unavailable = |e: ldap3::LdapError| DirectoryError::Unavailable {
             url: self.config.url.clone(),
             reason: e.to_string(),
@@ -409,29 +466,28 @@ impl Directory {
 
 /// The id in its display form: objectGUID as the standard GUID string, others as text.
 fn format_id(attribute: &str, raw: &[u8]) -> String {
-    if attribute == "objectguid" && raw.len() == 16 {
-        let b = raw;
-        return format!(
-            "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-            b[3],
-            b[2],
-            b[1],
-            b[0],
-            b[5],
-            b[4],
-            b[7],
-            b[6],
-            b[8],
-            b[9],
-            b[10],
-            b[11],
-            b[12],
-            b[13],
-            b[14],
-            b[15]
-        );
+    if attribute == "objectguid"
+        && let Some(guid) = guid_string(raw)
+    {
+        return guid;
     }
     String::from_utf8_lossy(raw).into_owned()
+}
+
+/// A 16-byte Windows GUID (objectGUID, invocationId) in its standard string form.
+pub fn guid_string(raw: &[u8]) -> Option<String> {
+    let b: &[u8; 16] = raw.try_into().ok()?;
+    // The first three fields are little-endian, the last two are bytes in order.
+    let hex = |bytes: &[u8]| bytes.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let swapped = |bytes: &[u8]| hex(&bytes.iter().rev().copied().collect::<Vec<u8>>());
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        swapped(&b[0..4]),
+        swapped(&b[4..6]),
+        swapped(&b[6..8]),
+        hex(&b[8..10]),
+        hex(&b[10..16])
+    ))
 }
 
 #[cfg(test)]

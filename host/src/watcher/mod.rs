@@ -1,6 +1,7 @@
 //! The directory watcher: turns directory changes into `photosync.directory.changed` events.
 //!
-//! On OpenLDAP it runs an RFC 4533 refreshAndPersist search (the server needs the syncprov
+//! On Active Directory it polls each domain controller for entries whose uSNChanged passed the
+//! last one handled ([`usn`]). On OpenLDAP it runs an RFC 4533 refreshAndPersist search (the server needs the syncprov
 //! overlay). Its place in the change stream, the sync cookie, is kept in the state bucket after
 //! each change is published, so a restarted watcher resumes where it stopped. A change
 //! published again after a restart (published, then stopped before the cookie was saved) has
@@ -11,6 +12,7 @@
 //! (`photosync export --all` publishes everyone's current photo once).
 
 pub mod ber;
+mod usn;
 
 use std::future::Future;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use ldap3::controls::{MakeCritical, RawControl, RefreshMode, SyncRequest};
 use ldap3::{Ldap, ResultEntry, Scope, SearchEntry};
 
 use crate::bus::Bus;
+use crate::config::WatcherConfig;
 use crate::directory::{Directory, DirectoryError};
 use crate::events::{ChangeKind, DirectoryChange};
 use crate::publish::now_rfc3339;
@@ -43,15 +46,25 @@ pub enum WatchError {
 pub async fn watch(
     directory: &Directory,
     bus: &Bus,
-    retry: Duration,
+    settings: &WatcherConfig,
     shutdown: impl Future<Output = ()>,
 ) {
     let watcher = Watcher::new(directory, bus);
+    let retry = Duration::from_secs(settings.retry_secs);
+    let poll = Duration::from_secs(settings.poll_secs);
+    let usn = settings.mode == "usn";
     tokio::pin!(shutdown);
     loop {
+        let session = async {
+            if usn {
+                usn::session(&watcher, poll).await
+            } else {
+                watcher.session().await
+            }
+        };
         tokio::select! {
             () = &mut shutdown => return,
-            outcome = watcher.session() => match outcome {
+            outcome = session => match outcome {
                 Ok(()) => {}
                 Err(e) => tracing::warn!(
                     "The directory watcher stopped ({e}); trying again in {} s.",

@@ -166,6 +166,11 @@ impl LdapServer {
         (SERVICE_DN, SERVICE_PASSWORD)
     }
 
+    /// Bind DN and password of the administrator.
+    pub fn admin_account(&self) -> (&'static str, &'static str) {
+        (ADMIN_DN, ADMIN_PASSWORD)
+    }
+
     /// Bind DN and password of an account that may read but not write photos.
     pub fn reader_account(&self) -> (&'static str, &'static str) {
         (READER_DN, READER_PASSWORD)

@@ -153,6 +153,11 @@ impl SambaDc {
         (format!("{SERVICE_USER}@{AD_REALM}"), SERVICE_PASSWORD)
     }
 
+    /// The domain administrator's user principal name and password.
+    pub fn admin_account(&self) -> (String, &'static str) {
+        (format!("Administrator@{AD_REALM}"), ADMIN_PASSWORD)
+    }
+
     /// The service account's DN (the other bind name form).
     pub fn service_dn(&self) -> String {
         format!("CN={SERVICE_USER},CN=Users,{AD_BASE_DN}")
@@ -175,6 +180,21 @@ impl SambaDc {
             ldif.push('\n');
         }
         self.admin_tool("ldapadd", &ldif);
+    }
+
+    /// Deletes the entry at `dn` as the administrator.
+    pub fn delete(&self, dn: &str) {
+        self.admin_tool("ldapdelete", &format!("{dn}\n"));
+    }
+
+    /// Replaces `dn`'s thumbnailPhoto as the administrator (someone other than photosync).
+    pub fn replace_photo(&self, dn: &str, photo: &[u8]) {
+        let file = self.dir.path().join("photo.bin");
+        std::fs::write(&file, photo).expect("photo file");
+        self.modify_ldif(&format!(
+            "dn: {dn}\nchangetype: modify\nreplace: thumbnailPhoto\nthumbnailPhoto:< file://{}\n",
+            file.display()
+        ));
     }
 
     /// Runs `ldapmodify` as the administrator.
