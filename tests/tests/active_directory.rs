@@ -156,9 +156,9 @@ fn directory(dc: &SambaDc, server_name: Option<&str>, ca: bool) -> Directory {
 fn ldaps_trusts_the_dcs_own_certificate_through_the_ca_file_and_explains_refusals() {
     let dc = SambaDc::start();
     let rt = tokio::runtime::Runtime::new().expect("tokio");
-    // Both bind name forms work with the CA file and the DC's name.
+    // The three bind name forms work with the CA file and the DC's name.
     let (upn, password) = dc.service_account();
-    for name in [upn, dc.service_dn()] {
+    for name in [upn, dc.service_dn(), "EXAMPLE\\svc-photo".to_owned()] {
         let d = Directory::new(
             ad_config(&dc, name.clone(), Some(AD_DC_NAME), true),
             password.into(),
@@ -166,6 +166,23 @@ fn ldaps_trusts_the_dcs_own_certificate_through_the_ca_file_and_explains_refusal
         rt.block_on(d.check())
             .unwrap_or_else(|e| panic!("bind as {name}: {e}"));
     }
+    // StartTLS on the plain port works too; a password without TLS is refused in plain words.
+    let mut starttls = ad_config(&dc, dc.service_dn(), Some(AD_DC_NAME), true);
+    starttls.url = dc.ldap_url();
+    starttls.starttls = true;
+    rt.block_on(Directory::new(starttls.clone(), password.into()).check())
+        .expect("StartTLS");
+    let mut plain = starttls;
+    plain.starttls = false;
+    plain.tls_server_name = None;
+    let err = rt
+        .block_on(Directory::new(plain, password.into()).check())
+        .expect_err("refused without TLS");
+    assert!(
+        err.to_string()
+            .contains("use ldaps:// or set ldap.starttls = true"),
+        "{err}"
+    );
     // Without the CA file: not trusted, and the message names the option.
     let err = rt
         .block_on(directory(&dc, Some(AD_DC_NAME), false).check())

@@ -61,7 +61,8 @@ impl AdUser {
 #[derive(Debug)]
 pub struct SambaDc {
     child: Option<Child>,
-    bridge: Option<Bridge>,
+    /// To the DC's LDAPS (636) and LDAP (389) ports.
+    bridges: Vec<Bridge>,
     dir: tempfile::TempDir,
 }
 
@@ -73,7 +74,7 @@ impl SambaDc {
         copy_template(template(), &dir.path().join("dc"));
         let mut dc = Self {
             child: None,
-            bridge: None,
+            bridges: vec![],
             dir,
         };
         let log = std::fs::File::create(dc.dir.path().join("samba.log")).expect("log");
@@ -100,8 +101,8 @@ impl SambaDc {
                 .ok()
                 .filter(|s| s.success())
         });
-        dc.bridge = Some(Bridge::start(pid, 636));
-        let port = dc.bridge.as_ref().expect("bridge").port;
+        dc.bridges = vec![Bridge::start(pid, 636), Bridge::start(pid, 389)];
+        let port = dc.bridges[0].port;
         eventually(Duration::from_secs(30), "LDAPS through the bridge", || {
             // The bridge closes at once when nothing listens inside; a silent open connection
             // means the DC's LDAPS port took it.
@@ -137,10 +138,12 @@ impl SambaDc {
 
     /// `ldaps://127.0.0.1:PORT`, the bridge to the DC's LDAPS port.
     pub fn ldaps_url(&self) -> String {
-        format!(
-            "ldaps://127.0.0.1:{}",
-            self.bridge.as_ref().expect("started").port
-        )
+        format!("ldaps://127.0.0.1:{}", self.bridges[0].port)
+    }
+
+    /// `ldap://127.0.0.1:PORT`, the bridge to the DC's plain LDAP port (StartTLS).
+    pub fn ldap_url(&self) -> String {
+        format!("ldap://127.0.0.1:{}", self.bridges[1].port)
     }
 
     /// The PEM file of the CA Samba made for its own certificate.
@@ -275,7 +278,7 @@ impl SambaDc {
 
 impl Drop for SambaDc {
     fn drop(&mut self) {
-        self.bridge.take();
+        self.bridges.clear();
         if let Some(mut child) = self.child.take() {
             // The whole process group: samba forks helpers even in the single process model.
             let pgid = child.id() as i32;
