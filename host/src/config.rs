@@ -31,6 +31,45 @@ pub struct Config {
     /// The directory watcher, which turns directory changes into events.
     #[serde(default)]
     pub watcher: WatcherConfig,
+    /// Backups of replaced photos, for `photosync rollback` and `photosync report`.
+    #[serde(default)]
+    pub backup: BackupConfig,
+}
+
+/// Backups of the photos photosync replaces.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackupConfig {
+    /// Keep the values each write replaces (and the value written); on by default.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Days a backup is kept before NATS drops it.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u64,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            retention_days: default_retention_days(),
+        }
+    }
+}
+
+impl BackupConfig {
+    /// How long backups are kept.
+    pub fn retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.retention_days * 86_400)
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_retention_days() -> u64 {
+    30
 }
 
 /// The directory watcher.
@@ -451,6 +490,9 @@ impl Config {
         }
         if !matches!(self.watcher.mode.as_str(), "syncrepl" | "usn") {
             return Err(invalid("watcher.mode", "must be syncrepl or usn"));
+        }
+        if !(1..=3650).contains(&self.backup.retention_days) {
+            return Err(invalid("backup.retention-days", "must be 1 to 3650"));
         }
         if self.watcher.poll_secs == 0 {
             return Err(invalid("watcher.poll-secs", "must be at least 1"));

@@ -204,6 +204,8 @@ pub enum ChangeKind {
     Modify,
     Delete,
     Rename,
+    /// `photosync resync`: forget the entry's sync state and apply its stored photo again.
+    Resync,
 }
 
 impl ChangeKind {
@@ -214,6 +216,7 @@ impl ChangeKind {
             ChangeKind::Modify => "modify",
             ChangeKind::Delete => "delete",
             ChangeKind::Rename => "rename",
+            ChangeKind::Resync => "resync",
         }
     }
 }

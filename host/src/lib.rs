@@ -10,6 +10,7 @@
 //! - [`bus`]: NATS and JetStream: streams, the photo Object Store, the state KV bucket.
 //! - [`directory`]: LDAP: bind, search with escaping and paging, write photo attributes; TLS
 //!   trust and the reasons given for LDAP and Active Directory errors.
+//! - [`backup`]: the photos photosync replaced (and wrote), kept for rollback and reports.
 //! - [`ber`]: a strict BER/DER reader for the bytes photosync decodes itself.
 //! - [`state`]: per-entry sync state (digests last written and seen), saved with compare-and-set;
 //!   the photo-name index.
@@ -20,8 +21,11 @@
 //! - [`publish`]: `photosync publish`, producing events from files.
 //! - [`plugins`]: loading, sandboxing and calling WebAssembly component plugins.
 //! - [`profiles`]: renditions, the size and byte limits of each photo attribute.
+//! - [`ops`]: operators' tools: `import` (and its dry run), `watch-folder`, `resync`,
+//!   `rollback`, `report`.
 //! - [`offline`]: commands that work on files without any server (`transform`, `plugin inspect`).
 
+pub mod backup;
 pub mod ber;
 pub mod bus;
 pub mod config;
@@ -29,6 +33,7 @@ pub mod directory;
 pub mod events;
 pub mod health;
 pub mod offline;
+pub mod ops;
 pub mod pipeline;
 pub mod plugins;
 pub mod profiles;

@@ -92,6 +92,85 @@ enum Command {
         #[arg(long = "setting", value_name = "KEY=VALUE")]
         settings: Vec<String>,
     },
+    /// Imports a folder of photos: publishes one event per photo, shows progress and ends with
+    /// a summary; exits 1 when a photo failed or was rejected. With --dry-run, says what would
+    /// happen and changes nothing.
+    Import {
+        /// The folder (searched recursively; hidden and partial files are skipped).
+        dir: PathBuf,
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Which file names to import (`*` and `?`, case ignored); photo endings by default.
+        #[arg(long)]
+        pattern: Option<String>,
+        /// Match, transform and decide for every file without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Give up when no result has arrived for this many seconds.
+        #[arg(long, default_value_t = 600)]
+        wait_secs: u64,
+    },
+    /// Watches a folder and publishes each photo dropped or replaced in it.
+    WatchFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// The configuration file (its [nats] section is used).
+        #[arg(long)]
+        config: PathBuf,
+        /// Which file names to publish (`*` and `?`); photo endings by default.
+        #[arg(long)]
+        pattern: Option<String>,
+        /// Milliseconds a file must stay unchanged before it is published.
+        #[arg(long, default_value_t = 2000)]
+        settle_ms: u64,
+        /// Milliseconds between two looks at the folder.
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
+    },
+    /// Forgets the sync state and applies every stored photo again; photos already right in
+    /// the directory are not rewritten.
+    Resync {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Every entry in scope.
+        #[arg(long, conflicts_with = "entry", required_unless_present = "entry")]
+        all: bool,
+        /// Only the entry with this DN.
+        #[arg(long)]
+        entry: Option<String>,
+        /// Give up when no result has arrived for this many seconds.
+        #[arg(long, default_value_t = 600)]
+        wait_secs: u64,
+    },
+    /// Puts back photos photosync replaced, from its backups.
+    Rollback {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The last write of this entry (DN).
+        #[arg(long, conflicts_with = "since", required_unless_present = "since")]
+        entry: Option<String>,
+        /// Every write since this time (2026-11-21T09:00:00Z) or age (90m, 2h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Say what would be restored without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Writes a self-contained HTML report of results, with photos before and after.
+    Report {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Only results since this time (2026-11-21T09:00:00Z) or age (90m, 2h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Where to write the page.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Works with plugin components.
     Plugin {
         #[command(subcommand)]
@@ -157,6 +236,113 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 bus.replay_dead_letters().await
             })?;
             println!("replayed {replayed} dead letters");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            dir,
+            config,
+            pattern,
+            dry_run,
+            wait_secs,
+        } => {
+            let config = photosync::config::Config::load(&config)?;
+            let options = photosync::ops::import::Options {
+                dir,
+                pattern,
+                dry_run,
+                patience: std::time::Duration::from_secs(wait_secs),
+            };
+            tokio_runtime()?.block_on(import(&config, &options))
+        }
+        Command::WatchFolder {
+            dir,
+            config,
+            pattern,
+            settle_ms,
+            interval_ms,
+        } => {
+            let config = photosync::config::Config::load(&config)?;
+            let options = photosync::ops::folder::Options {
+                dir,
+                pattern,
+                settle: std::time::Duration::from_millis(settle_ms),
+                interval: std::time::Duration::from_millis(interval_ms.max(50)),
+            };
+            tokio_runtime()?.block_on(async {
+                let bus = photosync::service::connect_bus(&config).await?;
+                photosync::ops::folder::run(&bus, &options, shutdown_signal()).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resync {
+            config,
+            all: _,
+            entry,
+            wait_secs,
+        } => {
+            let config = photosync::config::Config::load(&config)?;
+            let target = match entry {
+                Some(dn) => photosync::ops::resync::Target::Entry(dn),
+                None => photosync::ops::resync::Target::All,
+            };
+            let summary = tokio_runtime()?.block_on(photosync::ops::resync::run(
+                &config,
+                &target,
+                std::time::Duration::from_secs(wait_secs),
+            ))?;
+            println!(
+                "resync: {} entries\n{}",
+                summary.total(),
+                summary.render(20)
+            );
+            Ok(exit_for(&summary))
+        }
+        Command::Rollback {
+            config,
+            entry,
+            since,
+            dry_run,
+        } => {
+            let config = photosync::config::Config::load(&config)?;
+            let scope = match (entry, since) {
+                (Some(dn), _) => photosync::ops::rollback::Scope::Entry(dn),
+                (None, Some(t)) => photosync::ops::rollback::Scope::Since(
+                    photosync::ops::parse_since(&t).map_err(anyhow::Error::msg)?,
+                ),
+                (None, None) => bail!("give --entry DN or --since TIME"),
+            };
+            let restored = tokio_runtime()?
+                .block_on(photosync::ops::rollback::run(&config, &scope, dry_run))?;
+            for r in &restored {
+                println!("{} {}: {}", r.record.dn, r.record.attribute, r.note);
+            }
+            let written = restored.iter().filter(|r| r.written).count();
+            println!(
+                "rollback{}: {written} of {} attributes restored",
+                if dry_run { " (dry run)" } else { "" },
+                restored.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            config,
+            since,
+            output,
+        } => {
+            let config = photosync::config::Config::load(&config)?;
+            let since = since
+                .map(|t| photosync::ops::parse_since(&t))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let html = tokio_runtime()?.block_on(async {
+                let bus = photosync::service::connect_bus(&config).await?;
+                let backups =
+                    photosync::backup::Backups::open(&bus, config.backup.retention()).await?;
+                photosync::ops::report::build(&bus, &backups, since).await
+            })?;
+            std::fs::write(&output, html)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            println!("wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {
@@ -252,6 +438,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `photosync import`: the preview or the real run, printed; exit 1 when anything failed.
+async fn import(
+    config: &photosync::config::Config,
+    options: &photosync::ops::import::Options,
+) -> anyhow::Result<ExitCode> {
+    if options.dry_run {
+        let preview = photosync::ops::import::preview(config, options).await?;
+        print!("{}", photosync::ops::import::render_preview(&preview, 20));
+        return Ok(exit_for(&preview.summary));
+    }
+    let summary = photosync::ops::import::run(config, options).await?;
+    println!(
+        "import: {} photos from {}\n{}",
+        summary.total(),
+        options.dir.display(),
+        summary.render(20)
+    );
+    Ok(exit_for(&summary))
+}
+
+/// Exit status 1 when a photo failed or was rejected.
+fn exit_for(summary: &photosync::ops::Summary) -> ExitCode {
+    if summary.any_failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

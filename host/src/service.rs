@@ -20,6 +20,11 @@ use crate::plugins::{Deduper, Matcher, Role, Runtime, RuntimeOptions, Transforme
 
 /// Builds the pipeline: plugins loaded and checked, NATS connected, directory bound.
 pub async fn connect(config: &Config) -> anyhow::Result<Arc<Pipeline>> {
+    Ok(Arc::new(pipeline(config, false).await?))
+}
+
+/// Builds a pipeline; with `dry_run`, one that decides everything and changes nothing.
+pub async fn pipeline(config: &Config, dry_run: bool) -> anyhow::Result<Pipeline> {
     let options = RuntimeOptions {
         cache_dir: config
             .plugins
@@ -34,7 +39,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<Arc<Pipeline>> {
     let transformer = Transformer::load(&runtime, &config.plugin_spec(Role::Transformer)?)?;
     let deduper = Deduper::load(&runtime, &config.plugin_spec(Role::Deduper)?)?;
     let (bus, directory) = connect_servers(config).await?;
-    Ok(Arc::new(Pipeline {
+    let backups = match config.backup.enabled && !dry_run {
+        true => Some(crate::backup::Backups::open(&bus, config.backup.retention()).await?),
+        false => None,
+    };
+    Ok(Pipeline {
         matcher,
         transformer,
         deduper,
@@ -44,7 +53,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<Arc<Pipeline>> {
         digests: Default::default(),
         base_dn: config.ldap.base_dn.clone(),
         id_attribute: config.ldap.id_attribute.clone(),
-    }))
+        backups,
+        dry_run,
+    })
 }
 
 /// Which stream a message came from.
@@ -426,9 +437,8 @@ pub async fn export_all(config: &Config) -> anyhow::Result<(usize, usize)> {
     Ok((entries, published.into_inner()))
 }
 
-/// NATS and the directory, without plugins: what the watcher and export need.
-async fn connect_servers(config: &Config) -> anyhow::Result<(Bus, Directory)> {
-    use anyhow::Context as _;
+/// NATS, with the configured credentials.
+pub async fn connect_bus(config: &Config) -> anyhow::Result<Bus> {
     let nats_password = config
         .nats
         .password
@@ -436,7 +446,13 @@ async fn connect_servers(config: &Config) -> anyhow::Result<(Bus, Directory)> {
         .map(|s| s.resolve())
         .transpose()?;
     let user = config.nats.user.as_deref().zip(nats_password.as_deref());
-    let bus = Bus::connect(&config.nats.url, user).await?;
+    Ok(Bus::connect(&config.nats.url, user).await?)
+}
+
+/// NATS and the directory, without plugins: what the watcher and export need.
+pub async fn connect_servers(config: &Config) -> anyhow::Result<(Bus, Directory)> {
+    use anyhow::Context as _;
+    let bus = connect_bus(config).await?;
     let directory = Directory::new(config.ldap.clone(), config.ldap.password.resolve()?);
     directory
         .check()

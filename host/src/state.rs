@@ -75,9 +75,26 @@ pub struct Claim {
     pub sequence: u64,
     /// Unix seconds after which the claim lapses (its worker died).
     pub until: u64,
+    /// The source digest of the photo being written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl EntryState {
+    /// Whether the newest upload applied (or being applied) to the entry is the photo with
+    /// `source_digest`, for all of `attributes`.
+    pub fn holds_source(&self, source_digest: &str, attributes: &[&str]) -> bool {
+        let claimed = self.claim.as_ref().is_some_and(|c| {
+            c.sequence == self.sequence && c.source.as_deref() == Some(source_digest)
+        });
+        claimed
+            || attributes.iter().all(|a| {
+                self.attributes
+                    .get(*a)
+                    .is_some_and(|s| s.source_digest == source_digest)
+            })
+    }
+
     /// The plugin view of one attribute's state.
     pub fn sync_state(&self, attribute: &str) -> Option<SyncState> {
         // An attribute only seen in the directory (never written) has no sync state to decide by.

@@ -397,6 +397,14 @@ impl<D: TestDirectory> Stack<D> {
         got
     }
 
+    /// Every result seen so far, oldest first.
+    pub fn results_so_far(&mut self) -> &[PhotoResult] {
+        while let Ok(r) = self.results.try_recv() {
+            self.seen.push(r);
+        }
+        &self.seen
+    }
+
     /// Waits for the (first) result of `event_id`.
     pub fn result(&mut self, event_id: &str) -> PhotoResult {
         self.result_where(event_id, |_| true)

@@ -2,7 +2,7 @@
 //! attributes. It turns LDAP result codes into reasons an administrator can act on. It never
 //! logs the password.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
@@ -422,11 +422,25 @@ impl Directory {
         dn: &str,
         changes: &[(String, Vec<u8>)],
     ) -> Result<(), DirectoryError> {
+        let changes: Vec<(String, Vec<Vec<u8>>)> = changes
+            .iter()
+            .map(|(attr, value)| (attr.clone(), vec![value.clone()]))
+            .collect();
+        self.replace_values(dn, &changes).await
+    }
+
+    /// Replaces each attribute's values on `dn` in one modify operation; an empty list removes
+    /// the attribute.
+    pub async fn replace_values(
+        &self,
+        dn: &str,
+        changes: &[(String, Vec<Vec<u8>>)],
+    ) -> Result<(), DirectoryError> {
         let mut ldap = self.handle().await?;
         let mods: Vec<Mod<Vec<u8>>> = changes
             .iter()
-            .map(|(attr, value)| {
-                Mod::Replace(attr.clone().into_bytes(), HashSet::from([value.clone()]))
+            .map(|(attr, values)| {
+                Mod::Replace(attr.clone().into_bytes(), values.iter().cloned().collect())
             })
             .collect();
         let outcome = ldap

@@ -86,6 +86,12 @@ impl Pipeline {
             );
             return Ok(Outcome::Unchanged);
         }
+        let resync = change.change == ChangeKind::Resync;
+        if resync {
+            state::remove(&self.bus, &change.entry_id)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
         let t = Instant::now();
         let mut wanted = vec!["*".to_owned()];
         wanted.extend(self.profiles.iter().map(|p| p.attribute.clone()));
@@ -118,7 +124,8 @@ impl Pipeline {
             .unwrap_or_default();
         let mut notes = Vec::new();
         let mut seen = Vec::new();
-        for profile in &self.profiles {
+        // A resync takes the photos as they are: nobody knows who set them.
+        for profile in self.profiles.iter().filter(|_| !resync) {
             let attribute = &profile.attribute;
             let (digest, note) = self
                 .photo_seen(change, &entry, attribute, &previous)

@@ -61,6 +61,11 @@ pub struct Pipeline {
     pub base_dn: String,
     /// The attribute holding entries' stable ids, for reasons.
     pub id_attribute: String,
+    /// Where replaced photos are kept before each write; `None` when backups are off.
+    pub backups: Option<crate::backup::Backups>,
+    /// Decide everything, change nothing: no write, no state, no kept photo (the outcome says
+    /// what a real run would do).
+    pub dry_run: bool,
 }
 
 /// An event that ended early, with its outcome and reason.
@@ -83,6 +88,11 @@ fn superseded(newer: u64) -> Stop {
         Disposition::Ack,
     )
 }
+
+const SAME_AS_LATER: &str =
+    "a later upload of the same photo already decided this entry's photo; nothing to write";
+const SAME_WRITTEN_MEANWHILE: &str =
+    "another upload of the same photo wrote the same bytes meanwhile; nothing to write";
 
 /// How long an entry's writer may hold it before others may go ahead (it died).
 const CLAIM_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -148,7 +158,7 @@ impl Pipeline {
         let entry = match self.find_entry(&event, clock).await {
             Ok(entry) => entry,
             Err(stop) => {
-                if matches!(stop.0, Outcome::NoMatch | Outcome::Ambiguous) {
+                if matches!(stop.0, Outcome::NoMatch | Outcome::Ambiguous) && !self.dry_run {
                     self.keep_photo(&event, sequence, &mut source).await?;
                 }
                 return Err(stop);
@@ -168,6 +178,11 @@ impl Pipeline {
             .map_err(|e| failed(e.to_string()))?
             .unwrap_or_default();
         if previous.sequence > sequence {
+            // The same photo as the later upload applied: nothing to supersede.
+            if previous.holds_source(&source.digest, &self.attribute_names()) {
+                result.reason = Some(SAME_AS_LATER.into());
+                return Ok(Outcome::Unchanged);
+            }
             return Err(superseded(previous.sequence));
         }
         // What each rendition decided to remember, by attribute, and whether it was written.
@@ -199,8 +214,24 @@ impl Pipeline {
             changes.extend(done.write.map(|bytes| (profile.attribute.clone(), bytes)));
             result.attributes.push(done.result);
         }
+        if self.dry_run {
+            return Ok(if changes.is_empty() {
+                Outcome::Unchanged
+            } else {
+                Outcome::Written
+            });
+        }
         if !changes.is_empty() {
-            self.claim(&entry.id, sequence, &decided).await?;
+            if let Err(stop) = self.claim(&entry.id, sequence, &decided, &previous).await {
+                if stop.0 == Outcome::Unchanged {
+                    for a in result.attributes.iter_mut().filter(|a| a.written) {
+                        a.written = false;
+                        a.reason = format!("unchanged: {}", stop.1);
+                    }
+                }
+                return Err(stop);
+            }
+            self.back_up(&event.id, &entry, &changes).await?;
             let t = Instant::now();
             if let Err(e) = self.directory.replace(&entry.dn, &changes).await {
                 for a in result.attributes.iter_mut().filter(|a| a.written) {
@@ -249,15 +280,42 @@ impl Pipeline {
         entry_id: &str,
         sequence: u64,
         decided: &[(String, AttributeState, bool)],
+        loaded: &state::EntryState,
     ) -> Result<(), Stop> {
         let deadline = Instant::now() + CLAIM_PATIENCE;
+        let source = decided.first().map(|d| d.1.source_digest.as_str());
+        let attributes = self.attribute_names();
         loop {
             let now = unix_now();
             let mut verdict = Ok(());
             state::update(&self.bus, entry_id, |s| {
                 verdict = Ok(());
+                // Another upload of the same photo wrote these bytes since this one looked.
+                let written_meanwhile =
+                    decided.iter().filter(|d| d.2).all(|(attribute, state, _)| {
+                        let was = loaded.attributes.get(attribute).map(|a| &a.written_digest);
+                        s.attributes.get(attribute).is_some_and(|a| {
+                            was != Some(&state.written_digest)
+                                && a.written_digest == state.written_digest
+                                && a.directory_digest.as_deref()
+                                    == Some(state.written_digest.as_str())
+                        })
+                    });
+                if written_meanwhile && s.claim.is_none() {
+                    verdict = Err(Stop(
+                        Outcome::Unchanged,
+                        SAME_WRITTEN_MEANWHILE.into(),
+                        Disposition::Ack,
+                    ));
+                    return;
+                }
                 if s.sequence > sequence {
-                    verdict = Err(superseded(s.sequence));
+                    verdict = Err(match source {
+                        Some(d) if s.holds_source(d, &attributes) => {
+                            Stop(Outcome::Unchanged, SAME_AS_LATER.into(), Disposition::Ack)
+                        }
+                        _ => superseded(s.sequence),
+                    });
                     return;
                 }
                 if let Some(c) = &s.claim
@@ -274,6 +332,7 @@ impl Pipeline {
                 s.claim = Some(state::Claim {
                     sequence,
                     until: now + CLAIM_LEASE.as_secs(),
+                    source: source.map(str::to_owned),
                 });
                 for (attribute, state, wrote) in decided {
                     if *wrote {
@@ -294,6 +353,47 @@ impl Pipeline {
                 other => return other,
             }
         }
+    }
+
+    /// The photo attributes written, by name.
+    fn attribute_names(&self) -> Vec<&str> {
+        self.profiles.iter().map(|p| p.attribute.as_str()).collect()
+    }
+
+    /// Keeps the values about to be replaced, and the new ones, in the backup bucket.
+    async fn back_up(
+        &self,
+        event_id: &str,
+        entry: &Entry,
+        changes: &[(String, Vec<u8>)],
+    ) -> Result<(), Stop> {
+        let Some(backups) = &self.backups else {
+            return Ok(());
+        };
+        let at_micros = crate::backup::now_micros();
+        for (attribute, after) in changes {
+            let before = entry
+                .values
+                .get(&attribute.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_default();
+            let record = crate::backup::Record {
+                entry_id: entry.id.clone(),
+                dn: entry.dn.clone(),
+                attribute: attribute.clone(),
+                at_micros,
+                event_id: event_id.to_owned(),
+                values_before: before.len(),
+                md5_before: before.iter().map(|v| md5_hex(v)).collect(),
+                md5_after: md5_hex(after),
+            };
+            backups.save(&record, &before, after).await.map_err(|e| {
+                failed(format!(
+                    "the photo to be replaced could not be backed up, so nothing was written: {e}"
+                ))
+            })?;
+        }
+        Ok(())
     }
 
     /// Keeps the photo findable by name for later (a person who does not exist yet, a changed
