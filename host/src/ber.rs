@@ -90,3 +90,17 @@ pub fn boolean(tlv: Tlv<'_>, what: &'static str) -> Result<bool, BerError> {
         _ => Err(bad(what, "boolean of the wrong size")),
     }
 }
+
+/// A DER TLV with a short or two-byte long length, for tests that build values.
+#[cfg(test)]
+pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    if value.len() < 0x80 {
+        out.push(value.len() as u8);
+    } else {
+        out.push(0x82);
+        out.extend((value.len() as u16).to_be_bytes());
+    }
+    out.extend(value);
+    out
+}

@@ -18,16 +18,7 @@ fn main() {
     let mut config = stack.config(Account::Service);
     config.worker.concurrency = 32;
     stack.start_service_with(config);
-    let everyone: Vec<Person> = (0..people)
-        .map(|i| {
-            Person::new(
-                &format!("p{i}"),
-                "Pat",
-                &format!("Person{i}"),
-                Some(&format!("{}", 100_000 + i)),
-            )
-        })
-        .collect();
+    let everyone = Person::numbered(people);
     stack.ldap.add_people(&everyone);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(

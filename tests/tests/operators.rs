@@ -18,16 +18,7 @@ fn small_photo(seed: u32) -> Vec<u8> {
 }
 
 fn people(stack: &Stack, n: usize) -> Vec<Person> {
-    let people: Vec<Person> = (0..n)
-        .map(|i| {
-            Person::new(
-                &format!("p{i}"),
-                "Pat",
-                &format!("Person{i}"),
-                Some(&format!("{}", 100_000 + i)),
-            )
-        })
-        .collect();
+    let people = Person::numbered(n);
     stack.ldap.add_people(&people);
     people
 }

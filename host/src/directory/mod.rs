@@ -247,11 +247,9 @@ impl Directory {
     where
         F: std::future::Future<Output = Result<(), String>>,
     {
-        let mut attrs: Vec<String> = attributes.to_vec();
-        attrs.push(self.config.id_attribute.clone());
         let base = self.config.base_dn.clone();
         let filter = self.config.filter.clone();
-        self.search(&base, Scope::Subtree, &filter, attrs, each)
+        self.each_under(&base, Scope::Subtree, &filter, attributes, false, each)
             .await
     }
 

@@ -198,18 +198,7 @@ fn subject_names(cert: &[u8]) -> Result<(Vec<String>, bool), ber::BerError> {
 mod tests {
     use super::*;
 
-    /// DER TLV with a short or long length.
-    fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        if value.len() < 0x80 {
-            out.push(value.len() as u8);
-        } else {
-            out.push(0x82);
-            out.extend((value.len() as u16).to_be_bytes());
-        }
-        out.extend(value);
-        out
-    }
+    use crate::ber::tlv;
 
     fn cert(common_name: &str, san: bool) -> Vec<u8> {
         let mut cn = tlv(OID, COMMON_NAME);

@@ -170,17 +170,7 @@ mod tests {
         0x9b,
     ];
 
-    fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        if value.len() < 0x80 {
-            out.push(value.len() as u8);
-        } else {
-            out.push(0x82);
-            out.extend_from_slice(&(value.len() as u16).to_be_bytes());
-        }
-        out.extend_from_slice(value);
-        out
-    }
+    use crate::ber::tlv;
 
     #[test]
     fn sync_state_with_and_without_cookie() {

@@ -54,6 +54,20 @@ impl Person {
         }
     }
 
+    /// `count` people `p0`, `p1`, … (Pat Person0, …) with employeeIDs from 100000 up.
+    pub fn numbered(count: usize) -> Vec<Self> {
+        (0..count)
+            .map(|i| {
+                Self::new(
+                    &format!("p{i}"),
+                    "Pat",
+                    &format!("Person{i}"),
+                    Some(&format!("{}", 100_000 + i)),
+                )
+            })
+            .collect()
+    }
+
     /// The person's DN.
     pub fn dn(&self) -> String {
         format!("uid={},{PEOPLE_DN}", self.uid)
@@ -224,28 +238,7 @@ impl LdapServer {
     }
 
     fn admin_tool(&self, tool: &str, ldif: &str) {
-        use std::io::Write as _;
-        let mut child = self
-            .as_admin(tool)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("{tool} runs (scripts/install-deps installs ldap-utils): {e}")
-            });
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(ldif.as_bytes())
-            .expect("ldif written");
-        let out = child.wait_with_output().expect("tool finishes");
-        assert!(
-            out.status.success(),
-            "{tool} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::run_with_input(self.as_admin(tool), tool, ldif);
     }
 
     /// Reads one attribute of one entry as the administrator: its values and, for checking that

@@ -55,3 +55,28 @@ pub fn ldapi_url(socket: &Path) -> String {
         .collect();
     format!("ldapi://{encoded}")
 }
+
+/// Runs an ldap-utils `tool` with `input` (LDIF) on its standard input; panics with its error
+/// output when it fails.
+fn run_with_input(mut cmd: std::process::Command, tool: &str, input: &str) {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool} runs (scripts/install-deps installs it): {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("input written");
+    let out = child.wait_with_output().expect("tool finishes");
+    assert!(
+        out.status.success(),
+        "{tool} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

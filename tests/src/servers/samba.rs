@@ -9,7 +9,7 @@
 //! template; each DC copies the template, so every test gets a fresh domain with its own ids.
 
 use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -254,25 +254,7 @@ impl SambaDc {
     }
 
     fn admin_tool(&self, tool: &str, ldif: &str) {
-        let mut child = self
-            .admin(tool)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{tool} runs: {e}"));
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(ldif.as_bytes())
-            .expect("ldif written");
-        let out = child.wait_with_output().expect("tool finishes");
-        assert!(
-            out.status.success(),
-            "{tool} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::run_with_input(self.admin(tool), tool, ldif);
     }
 }
 
