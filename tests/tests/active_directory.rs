@@ -166,6 +166,21 @@ fn ldaps_trusts_the_dcs_own_certificate_through_the_ca_file_and_explains_refusal
         rt.block_on(d.check())
             .unwrap_or_else(|e| panic!("bind as {name}: {e}"));
     }
+    // A search from the domain's root: AD adds referrals to other partitions; they are ignored.
+    dc.add_users(&[AdUser::new("ada", Some("12345"))]);
+    let mut root = ad_config(&dc, dc.service_dn(), Some(AD_DC_NAME), true);
+    root.base_dn = AD_BASE_DN.into();
+    let found = rt
+        .block_on(Directory::new(root, password.into()).find(
+            &[photosync::plugins::Criterion {
+                attribute: "employeeID".into(),
+                value: "12345".into(),
+            }],
+            &[],
+        ))
+        .expect("a search with referrals");
+    assert_eq!(found.total, 1);
+    assert_eq!(found.entries[0].id, dc.object_guid(&AdUser::new("ada", None)));
     // StartTLS on the plain port works too; a password without TLS is refused in plain words.
     let mut starttls = ad_config(&dc, dc.service_dn(), Some(AD_DC_NAME), true);
     starttls.url = dc.ldap_url();
