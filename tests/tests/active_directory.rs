@@ -180,7 +180,10 @@ fn ldaps_trusts_the_dcs_own_certificate_through_the_ca_file_and_explains_refusal
         ))
         .expect("a search with referrals");
     assert_eq!(found.total, 1);
-    assert_eq!(found.entries[0].id, dc.object_guid(&AdUser::new("ada", None)));
+    assert_eq!(
+        found.entries[0].id,
+        dc.object_guid(&AdUser::new("ada", None))
+    );
     // StartTLS on the plain port works too; a password without TLS is refused in plain words.
     let mut starttls = ad_config(&dc, dc.service_dn(), Some(AD_DC_NAME), true);
     starttls.url = dc.ldap_url();
