@@ -15,6 +15,9 @@ use super::{Progress, Results, Summary, photo_files};
 use crate::config::Config;
 use crate::events::{Outcome, PhotoRef, PhotoResult, PhotoUpload};
 
+/// The dry run's upload sequences: newer than any the stream has given.
+const AFTER_EVERYTHING: u64 = u64::MAX / 2;
+
 /// What to import and how.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -101,7 +104,8 @@ pub async fn preview(config: &Config, options: &Options) -> anyhow::Result<Previ
     let pipeline = &pipeline;
     let mut done = 0;
     let mut predictions: Vec<PhotoResult> = futures::stream::iter(files.iter().enumerate())
-        .map(|(i, path)| async move { predict(pipeline, path, i as u64 + 1).await })
+        // A real import's events come after everything already in the stream.
+        .map(|(i, path)| async move { predict(pipeline, path, AFTER_EVERYTHING + i as u64).await })
         .buffered(concurrency)
         .inspect(|_| {
             done += 1;
@@ -241,9 +245,11 @@ pub fn render_preview(preview: &Preview, shown: usize) -> String {
         out.push_str(&line);
     }
     if !preview.without_photo.is_empty() {
+        let n = preview.without_photo.len();
         out.push_str(&format!(
-            "\n{} people in scope have no photo and would get none from this folder:\n",
-            preview.without_photo.len()
+            "\n{n} {} in scope {} no photo and would get none from this folder:\n",
+            if n == 1 { "person" } else { "people" },
+            if n == 1 { "has" } else { "have" },
         ));
         for dn in preview.without_photo.iter().take(shown) {
             out.push_str(&format!("  {dn}\n"));

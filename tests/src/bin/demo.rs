@@ -2,7 +2,8 @@
 //! loopback, runs the real `photosync run` next to them, publishes sample photos and prints each
 //! result as it arrives — then publishes them again to show that nothing unchanged is rewritten.
 //! Then it adds a person whose photo was waiting, and changes a photo behind photosync's back,
-//! to show the directory watcher at work.
+//! to show the directory watcher at work, and ends with the operators' import dry run and
+//! HTML report.
 //!
 //! Usage: `demo PHOTOSYNC_BINARY OUTPUT_DIR` (scripts/demo runs it).
 
@@ -64,7 +65,8 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let outcome = rt
         .block_on(sync_samples(&nats.url(), &out))
-        .and_then(|()| rt.block_on(directory_changes(&nats.url(), &ldap, &people[1])));
+        .and_then(|()| rt.block_on(directory_changes(&nats.url(), &ldap, &people[1])))
+        .and_then(|()| operators(&binary, &config, password, &out));
     let _ = service.kill();
     let _ = service.wait();
     outcome?;
@@ -83,6 +85,46 @@ fn main() -> anyhow::Result<()> {
             _ => println!("   {:<42} no photo", p.dn()),
         }
     }
+    Ok(())
+}
+
+/// The operators' tools on the same folder: a dry run of an import (everything is in place
+/// already), and the HTML report of what happened.
+fn operators(
+    binary: &std::ffi::OsStr,
+    config: &std::path::Path,
+    password: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let report = out.join("report.html");
+    let photos = out.join("photos");
+    for (title, args) in [
+        (
+            "photosync import --dry-run (what an import of the folder would do now)",
+            vec!["import".as_ref(), photos.as_os_str(), "--dry-run".as_ref()],
+        ),
+        (
+            "photosync report (every result, with photos before and after)",
+            vec!["report".as_ref(), "-o".as_ref(), report.as_os_str()],
+        ),
+    ] {
+        println!("\n== {title}");
+        let done = Command::new(binary)
+            .args(&args)
+            .arg("--config")
+            .arg(config)
+            .env("PHOTOSYNC_LDAP_PASSWORD", password)
+            .env("PHOTOSYNC_LOG", "warn")
+            .output()?;
+        for line in String::from_utf8_lossy(&done.stdout).lines() {
+            println!("   {line}");
+        }
+        // The dry run exits 1: the damaged sample photo would be rejected.
+        if !done.status.success() && args[0] != "import" {
+            anyhow::bail!("{title} failed: {}", String::from_utf8_lossy(&done.stderr));
+        }
+    }
+    println!("   open {} in a browser", report.display());
     Ok(())
 }
 
