@@ -55,9 +55,16 @@ pub async fn build(bus: &Bus, backups: &Backups, since: Option<u64>) -> anyhow::
             order.push(result.event_id);
         }
     }
+    // One record per event; thumbnailPhoto's when an event wrote several attributes.
     let mut written: HashMap<String, Record> = HashMap::new();
     for record in backups.records().await? {
-        written.entry(record.event_id.clone()).or_insert(record);
+        let thumbnail = record.attribute.eq_ignore_ascii_case("thumbnailPhoto");
+        match written.get(&record.event_id) {
+            Some(_) if !thumbnail => {}
+            _ => {
+                written.insert(record.event_id.clone(), record);
+            }
+        }
     }
     let mut rows = Vec::with_capacity(order.len());
     for id in order {
