@@ -184,6 +184,24 @@ fn a_worker_killed_mid_run_loses_nothing() {
 }
 
 #[test]
+fn a_worker_stopped_with_sigterm_hands_back_what_it_pulled_but_did_not_start() {
+    let mut stack = Stack::start();
+    stack.stop_service();
+    let everyone = people(&stack, 100, 450_000);
+    // An ack wait far beyond the deadline below: an event stranded in the stopped worker's
+    // buffer would only come back after it.
+    let config = stack.config_text(Account::Service, "ack-wait-secs = 600\nconcurrency = 2\n");
+    let mut stopping = stack.start_worker("stopping", &config);
+    let _other = stack.start_worker("staying", &config);
+    let (ids, latest) = publish_shuffled(&stack, &everyone, 2);
+    wait_for_results(&stack, 20);
+    assert!(stopping.terminate(), "SIGTERM: the worker exits 0");
+    let finals = final_results(&stack, &ids, Duration::from_secs(180));
+    assert_eq!(finals.len(), ids.len());
+    assert_latest(&stack, &latest);
+}
+
+#[test]
 fn slapd_stopped_for_ten_seconds_loses_nothing_and_the_worker_says_so() {
     let mut stack = Stack::start();
     stack.stop_service();
