@@ -136,6 +136,22 @@ impl Backups {
         Ok(())
     }
 
+    /// Removes `record` (a write that did not happen after all).
+    pub async fn discard(&self, record: &Record) -> Result<(), BusError> {
+        let prefix = record.prefix();
+        let mut names: Vec<String> = (0..record.values_before)
+            .map(|i| format!("{prefix}/before/{i}"))
+            .collect();
+        names.push(format!("{prefix}/after"));
+        for name in names {
+            self.store
+                .delete(&name)
+                .await
+                .map_err(|e| err(&format!("cannot remove the backup {name}"), e))?;
+        }
+        Ok(())
+    }
+
     /// Every record in the bucket, oldest first.
     pub async fn records(&self) -> Result<Vec<Record>, BusError> {
         let mut list = self

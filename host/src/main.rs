@@ -322,7 +322,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if dry_run { " (dry run)" } else { "" },
                 restored.len()
             );
-            Ok(ExitCode::SUCCESS)
+            let failed = restored.iter().any(|r| r.note.starts_with("not restored"));
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Report {
             config,

@@ -446,3 +446,22 @@ fn waiting_for_results_gives_up_with_a_reason_when_no_worker_runs() {
         "{err}"
     );
 }
+
+#[test]
+fn a_write_the_directory_refuses_leaves_no_backup() {
+    let mut stack = Stack::start_with(Account::Reader);
+    people(&stack, 1);
+    let id = stack.publish("100000.jpg", &small_photo(1), &[]);
+    let result = stack.result(&id);
+    assert_eq!(result.outcome, Outcome::Failed, "{result:?}");
+    let config = stack.config(Account::Reader);
+    let records = stack
+        .rt
+        .block_on(async {
+            let bus = photosync::service::connect_bus(&config).await?;
+            let backups = photosync::backup::Backups::open(&bus, config.backup.retention()).await?;
+            anyhow::Ok(backups.records().await?)
+        })
+        .expect("backups readable");
+    assert!(records.is_empty(), "{records:?}");
+}

@@ -289,6 +289,11 @@ impl Directory {
         self.connect().await
     }
 
+    /// The bind password (for a second client with the same account; never logged).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
     /// The configuration this client uses.
     pub fn config(&self) -> &LdapConfig {
         &self.config

@@ -90,14 +90,25 @@ fn glob(pattern: &str, name: &str) -> bool {
     p[i..].iter().all(|c| *c == '*')
 }
 
-/// The photo files under `dir` (recursively) that `pattern` accepts, sorted by path.
+/// The photo files under `dir` (recursively) that `pattern` accepts, sorted by path. Only `dir`
+/// itself must be readable: a subfolder or file that cannot be read is skipped with a warning.
 pub fn photo_files(dir: &Path, pattern: Option<&str>) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) if d != dir => {
+                tracing::warn!("Skipping the folder {} ({e}).", d.display());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let Ok((entry, kind)) = entry.and_then(|e| e.file_type().map(|k| (e, k))) else {
+                tracing::warn!("Skipping an entry of {} that cannot be read.", d.display());
+                continue;
+            };
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if kind.is_dir() && !name.starts_with('.') {

@@ -31,8 +31,11 @@ pub struct Restored {
 
 /// Restores what `scope` selects; with `dry_run`, only says what it would restore.
 pub async fn run(config: &Config, scope: &Scope, dry_run: bool) -> anyhow::Result<Vec<Restored>> {
-    let (bus, directory) = crate::service::connect_servers(config).await?;
-    let backups = Backups::open(&bus, config.backup.retention()).await?;
+    // A pipeline that writes nothing itself: its directory, bus and deduper (whose digests
+    // the sync state holds).
+    let pipeline = crate::service::pipeline(config, true).await?;
+    let (bus, directory) = (&pipeline.bus, &pipeline.directory);
+    let backups = Backups::open(bus, config.backup.retention()).await?;
     let records = backups.records().await?;
     let chosen: Vec<Record> = match scope {
         Scope::Entry(dn) => {
@@ -63,19 +66,26 @@ pub async fn run(config: &Config, scope: &Scope, dry_run: bool) -> anyhow::Resul
     };
     let mut restored = Vec::with_capacity(chosen.len());
     for record in chosen {
-        let done = restore(&bus, &directory, &backups, &record, dry_run).await?;
+        // One entry that cannot be restored does not stop the others.
+        let done = restore(&pipeline, &backups, &record, dry_run)
+            .await
+            .unwrap_or_else(|e| Restored {
+                record: record.clone(),
+                written: false,
+                note: format!("not restored: {e:#}"),
+            });
         restored.push(done);
     }
     Ok(restored)
 }
 
 async fn restore(
-    bus: &crate::bus::Bus,
-    directory: &crate::directory::Directory,
+    pipeline: &crate::pipeline::Pipeline,
     backups: &Backups,
     record: &Record,
     dry_run: bool,
 ) -> anyhow::Result<Restored> {
+    let (bus, directory) = (&pipeline.bus, &pipeline.directory);
     let before = backups.before(record).await?;
     let attribute = &record.attribute;
     let current = directory
@@ -117,6 +127,11 @@ async fn restore(
         });
     }
     let restored_md5 = before.first().map(|v| md5_hex(v)).unwrap_or_default();
+    // The sync state holds the deduper's digests.
+    let restored_digest = match before.first() {
+        Some(v) => pipeline.deduper.digest(v)?,
+        None => String::new(),
+    };
     let own = crate::backup::Record {
         entry_id: record.entry_id.clone(),
         dn: current.dn.clone(),
@@ -132,7 +147,7 @@ async fn restore(
         .await?;
     let mark = |pending: bool| {
         let attribute = attribute.clone();
-        let md5 = restored_md5.clone();
+        let md5 = restored_digest.clone();
         let id = own.event_id.clone();
         move |s: &mut state::EntryState| {
             let a = s

@@ -88,9 +88,14 @@ impl Pipeline {
         }
         let resync = change.change == ChangeKind::Resync;
         if resync {
-            state::remove(&self.bus, &change.entry_id)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
+            // Forget what photosync decided and saw; keep the upload order and any claim, so an
+            // upload in flight is neither undone nor overtaken by an older stored photo.
+            state::update(&self.bus, &change.entry_id, |s| {
+                s.attributes.clear();
+                s.names = None;
+            })
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         }
         let t = Instant::now();
         let mut wanted = vec!["*".to_owned()];
@@ -124,9 +129,21 @@ impl Pipeline {
             .unwrap_or_default();
         let mut notes = Vec::new();
         let mut seen = Vec::new();
-        // A resync takes the photos as they are: nobody knows who set them.
-        for profile in self.profiles.iter().filter(|_| !resync) {
+        for profile in &self.profiles {
             let attribute = &profile.attribute;
+            if resync {
+                // A resync takes the photos as they are (nobody knows who set them): noted,
+                // not published.
+                let digest = entry
+                    .values
+                    .get(&attribute.to_ascii_lowercase())
+                    .and_then(|v| v.first())
+                    .map(|v| self.deduper.digest(v))
+                    .transpose()
+                    .map_err(plugin_failed)?;
+                seen.push((attribute.clone(), digest));
+                continue;
+            }
             let (digest, note) = self
                 .photo_seen(change, &entry, attribute, &previous)
                 .await?;
@@ -251,14 +268,15 @@ impl Pipeline {
         if current.names.as_ref() == Some(&names) {
             return Ok((Outcome::Unchanged, vec![]));
         }
-        let mut stored = None;
+        // Of the photos kept under the entry's names, the one uploaded last.
+        let mut stored: Option<state::StoredName> = None;
         for name in &names {
             if let Some(found) = state::find_photo(&self.bus, name)
                 .await
                 .map_err(|e| failed(e.to_string()))?
+                && stored.as_ref().is_none_or(|s| found.sequence > s.sequence)
             {
                 stored = Some(found);
-                break;
             }
         }
         let outcome = match stored {

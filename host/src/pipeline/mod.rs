@@ -231,9 +231,17 @@ impl Pipeline {
                 }
                 return Err(stop);
             }
-            self.back_up(&event.id, &entry, &changes).await?;
+            let backed_up = self.back_up(&event.id, &entry, &changes).await?;
             let t = Instant::now();
             if let Err(e) = self.directory.replace(&entry.dn, &changes).await {
+                // Nothing was replaced: the backup would describe a write that never happened.
+                if let Some(backups) = &self.backups {
+                    for record in &backed_up {
+                        if let Err(e) = backups.discard(record).await {
+                            tracing::warn!("Cannot remove the backup of a write that failed: {e}.");
+                        }
+                    }
+                }
                 for a in result.attributes.iter_mut().filter(|a| a.written) {
                     a.written = false;
                     a.reason = format!("not written: {e}");
@@ -360,20 +368,28 @@ impl Pipeline {
         self.profiles.iter().map(|p| p.attribute.as_str()).collect()
     }
 
-    /// Keeps the values about to be replaced, and the new ones, in the backup bucket.
+    /// Keeps the values about to be replaced, and the new ones, in the backup bucket. The values
+    /// are read again now, after the claim: another worker may have written since the search.
     async fn back_up(
         &self,
         event_id: &str,
         entry: &Entry,
         changes: &[(String, Vec<u8>)],
-    ) -> Result<(), Stop> {
+    ) -> Result<Vec<crate::backup::Record>, Stop> {
         let Some(backups) = &self.backups else {
-            return Ok(());
+            return Ok(vec![]);
         };
+        let attributes: Vec<String> = changes.iter().map(|(a, _)| a.clone()).collect();
+        let now = self
+            .directory
+            .read(&entry.dn, &attributes)
+            .await
+            .map_err(|e| directory_failed(&e))?;
+        let values = now.as_ref().map_or(&entry.values, |e| &e.values);
         let at_micros = crate::backup::now_micros();
+        let mut saved = Vec::with_capacity(changes.len());
         for (attribute, after) in changes {
-            let before = entry
-                .values
+            let before = values
                 .get(&attribute.to_ascii_lowercase())
                 .cloned()
                 .unwrap_or_default();
@@ -392,8 +408,9 @@ impl Pipeline {
                     "the photo to be replaced could not be backed up, so nothing was written: {e}"
                 ))
             })?;
+            saved.push(record);
         }
-        Ok(())
+        Ok(saved)
     }
 
     /// Keeps the photo findable by name for later (a person who does not exist yet, a changed

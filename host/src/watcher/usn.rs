@@ -46,8 +46,17 @@ pub(super) async fn session(watcher: &Watcher<'_>, poll: Duration) -> Result<(),
     let mut announced = false;
     loop {
         let dc = read_dc(watcher).await?;
-        let key = place_key(watcher, &dc.service_name);
+        let key = place_key(watcher, Some(&dc.service_name));
         let from = match load(watcher, &key).await? {
+            // Another DC of this directory was watched before: its place says nothing about
+            // this one's USNs, so everything is published once.
+            None if watched_before(watcher).await? => {
+                tracing::warn!(
+                    dc = %dc.service_name,
+                    "First watch of this domain controller, after others: publishing every entry in scope once."
+                );
+                Some(0)
+            }
             None => {
                 tracing::info!(
                     dc = %dc.service_name,
@@ -73,6 +82,15 @@ pub(super) async fn session(watcher: &Watcher<'_>, poll: Duration) -> Result<(),
             && dc.highest_usn > from
         {
             pass(watcher, &dc, from).await?;
+            // A connection that broke and came back may have reached another DC (a name with
+            // several addresses): then the pass mixed two DCs' USNs and is not saved.
+            let after = read_dc(watcher).await?;
+            if after.service_name != dc.service_name {
+                return Err(WatchError::Ended(format!(
+                    "the connection moved from {} to {} during a pass; it is done again",
+                    dc.service_name, after.service_name
+                )));
+            }
         }
         if from != Some(dc.highest_usn) {
             let place = Place {
@@ -80,6 +98,12 @@ pub(super) async fn session(watcher: &Watcher<'_>, poll: Duration) -> Result<(),
                 usn: dc.highest_usn,
             };
             save(watcher, &key, &place).await?;
+            watcher
+                .bus
+                .state()
+                .put(place_key(watcher, None), "watched".into())
+                .await
+                .map_err(|e| BusError(format!("cannot save the watcher's place: {e}")))?;
         }
         tokio::time::sleep(poll).await;
     }
@@ -236,15 +260,28 @@ fn stopped(e: DirectoryError) -> WatchError {
     }
 }
 
-/// The state-bucket key of one DC's place under the configured base DN.
-fn place_key(watcher: &Watcher<'_>, service_name: &str) -> String {
+/// The state-bucket key of one DC's place under the configured base DN; without a DC, the key
+/// that says some DC of this directory has been watched.
+fn place_key(watcher: &Watcher<'_>, service_name: Option<&str>) -> String {
     use base64::Engine as _;
-    let base = watcher.directory.config().base_dn.to_ascii_lowercase();
-    let place = format!("usn {} {base}", service_name.to_ascii_lowercase());
-    format!(
-        "watcher.{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(place)
-    )
+    let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    let base = b64(&watcher.directory.config().base_dn.to_ascii_lowercase());
+    match service_name {
+        Some(dc) => format!("watcher.usn.{base}.{}", b64(&dc.to_ascii_lowercase())),
+        None => format!("watcher.usn.{base}"),
+    }
+}
+
+/// Whether some DC of this directory has been watched before.
+async fn watched_before(watcher: &Watcher<'_>) -> Result<bool, WatchError> {
+    let key = place_key(watcher, None);
+    let value = watcher
+        .bus
+        .state()
+        .get(&key)
+        .await
+        .map_err(|e| BusError(format!("cannot read the watcher's place: {e}")))?;
+    Ok(value.is_some())
 }
 
 async fn load(watcher: &Watcher<'_>, key: &str) -> Result<Option<Place>, WatchError> {
