@@ -165,6 +165,12 @@ pub async fn run(
         });
     }
     tracing::info!("Stopping: no new events; waiting for events in flight.");
+    let handed_back = hand_back_buffered(&mut messages, 4 * config.worker.concurrency).await;
+    tracing::info!(
+        handed_back,
+        "Handed back the events pulled but not started."
+    );
+    drop(messages);
     let _ = stopping_tx.send(true);
     let _ = stop_watcher.send(true);
     if let Some(watcher) = watcher {
@@ -174,6 +180,39 @@ pub async fn run(
     observer.abort();
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// Events the pull stream already holds in its buffer (delivered to this worker, not started)
+/// are handed back with a NAK, so JetStream delivers them again at once instead of after the
+/// ack wait. Only what is buffered now is taken, at most `cap` messages.
+async fn hand_back_buffered(
+    messages: &mut (
+             impl futures::Stream<
+        Item = (
+            Kind,
+            Result<
+                async_nats::jetstream::Message,
+                async_nats::jetstream::consumer::pull::MessagesError,
+            >,
+        ),
+    > + Unpin
+         ),
+    cap: usize,
+) -> usize {
+    use futures::FutureExt as _;
+    let mut handed_back = 0;
+    for _ in 0..cap {
+        match messages.next().now_or_never() {
+            Some(Some((_, Ok(message)))) => {
+                if message.ack_with(AckKind::Nak(None)).await.is_ok() {
+                    handed_back += 1;
+                }
+            }
+            Some(Some((_, Err(_)))) => {}
+            Some(None) | None => break,
+        }
+    }
+    handed_back
 }
 
 /// The durable consumer, created if missing; an existing one whose ack wait or maximum
