@@ -59,6 +59,7 @@ pub async fn pipeline(config: &Config, dry_run: bool) -> anyhow::Result<Pipeline
 }
 
 /// Which stream a message came from.
+#[derive(Clone, Copy)]
 enum Kind {
     Upload,
     DirectoryChange,
@@ -87,18 +88,7 @@ pub async fn run(
         consumer(events::DIRECTORY_CONSUMER, events::DIRECTORY_CHANGED),
     )
     .await?;
-    let batch = config.worker.concurrency;
-    let pull = |consumer: async_nats::jetstream::consumer::PullConsumer| async move {
-        consumer
-            .stream()
-            .max_messages_per_batch(batch)
-            .messages()
-            .await
-    };
     let observed = [uploads.clone(), changes.clone()];
-    let uploads = pull(uploads).await?.map(|m| (Kind::Upload, m));
-    let changes = pull(changes).await?.map(|m| (Kind::DirectoryChange, m));
-    let mut messages = futures::stream::select(uploads, changes);
     let (stop_watcher, watcher_stopped) = tokio::sync::watch::channel(false);
     let watcher = config.watcher.enabled.then(|| {
         let pipeline = pipeline.clone();
@@ -141,36 +131,32 @@ pub async fn run(
         watcher = config.watcher.enabled,
         "photosync is processing photo-upload and directory-change events."
     );
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = permits.clone().acquire_owned() => permit?,
-        };
-        let (kind, message) = tokio::select! {
-            () = &mut shutdown => break,
-            next = messages.next() => match next {
-                Some((kind, Ok(message))) => (kind, message),
-                Some((_, Err(e))) => {
-                    tracing::warn!("Pulling events failed ({e}); retrying.");
-                    continue;
-                }
-                None => break,
-            },
-        };
-        let worker = worker.clone();
-        tokio::spawn(async move {
-            worker.handle(kind, message).await;
-            drop(permit);
-        });
-    }
+    let (stop_pulling, pulling_stopped) = tokio::sync::watch::channel(false);
+    let puller = |consumer, kind| {
+        tokio::spawn(pull(Puller {
+            consumer,
+            kind,
+            worker: worker.clone(),
+            permits: permits.clone(),
+            batch: config.worker.concurrency,
+            stop: pulling_stopped.clone(),
+        }))
+    };
+    let pullers = [
+        puller(uploads, Kind::Upload),
+        puller(changes, Kind::DirectoryChange),
+    ];
+    shutdown.await;
     tracing::info!("Stopping: no new events; waiting for events in flight.");
-    let handed_back = hand_back_buffered(&mut messages, 4 * config.worker.concurrency).await;
+    let _ = stop_pulling.send(true);
+    let mut handed_back = 0;
+    for puller in pullers {
+        handed_back += puller.await.unwrap_or(0);
+    }
     tracing::info!(
         handed_back,
         "Handed back the events pulled but not started."
     );
-    drop(messages);
     let _ = stopping_tx.send(true);
     let _ = stop_watcher.send(true);
     if let Some(watcher) = watcher {
@@ -182,37 +168,87 @@ pub async fn run(
     Ok(())
 }
 
-/// Events the pull stream already holds in its buffer (delivered to this worker, not started)
-/// are handed back with a NAK, so JetStream delivers them again at once instead of after the
-/// ack wait. Only what is buffered now is taken, at most `cap` messages.
-async fn hand_back_buffered(
-    messages: &mut (
-             impl futures::Stream<
-        Item = (
-            Kind,
-            Result<
-                async_nats::jetstream::Message,
-                async_nats::jetstream::consumer::pull::MessagesError,
-            >,
-        ),
-    > + Unpin
-         ),
-    cap: usize,
-) -> usize {
-    use futures::FutureExt as _;
+/// How long one pull request stays open at the server. Short, so that a stopping worker
+/// drains its open requests (handing back what they deliver) within about this time.
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+
+/// One consumer's pulling: what it pulls from, and where the events go.
+struct Puller {
+    consumer: async_nats::jetstream::consumer::PullConsumer,
+    kind: Kind,
+    worker: Arc<Worker>,
+    /// The worker's free slots, shared by both consumers.
+    permits: Arc<Semaphore>,
+    /// Events asked for in one pull request.
+    batch: usize,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Pulls events in short requests and starts each in a free slot, until stopped. Every
+/// request is read to its end, even when stopping: an event delivered to this worker is either
+/// started or handed back with a NAK (delivered again at once), never left to the ack wait.
+/// Returns how many were handed back.
+async fn pull(mut puller: Puller) -> usize {
     let mut handed_back = 0;
-    for _ in 0..cap {
-        match messages.next().now_or_never() {
-            Some(Some((_, Ok(message)))) => {
+    let mut failures = 0u32;
+    while !*puller.stop.borrow() {
+        let batch = puller
+            .consumer
+            .batch()
+            .max_messages(puller.batch)
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                failures += 1;
+                tracing::warn!("Pulling events failed ({e}); retrying.");
+                pause(&mut puller.stop, failures).await;
+                continue;
+            }
+        };
+        while let Some(next) = batch.next().await {
+            let message = match next {
+                Ok(message) => message,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!("Pulling events failed ({e}); retrying.");
+                    pause(&mut puller.stop, failures).await;
+                    continue;
+                }
+            };
+            failures = 0;
+            let permit = tokio::select! {
+                biased;
+                _ = puller.stop.wait_for(|s| *s) => None,
+                permit = puller.permits.clone().acquire_owned() => permit.ok(),
+            };
+            let Some(permit) = permit else {
                 if message.ack_with(AckKind::Nak(None)).await.is_ok() {
                     handed_back += 1;
                 }
-            }
-            Some(Some((_, Err(_)))) => {}
-            Some(None) | None => break,
+                continue;
+            };
+            let worker = puller.worker.clone();
+            let kind = puller.kind;
+            tokio::spawn(async move {
+                worker.handle_guarded(kind, message).await;
+                drop(permit);
+            });
         }
     }
     handed_back
+}
+
+/// A pause after a failed pull, growing with repeated failures (at most 5 s); ends early when
+/// the worker stops.
+async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, failures: u32) {
+    let wait = Duration::from_millis(200 * u64::from(failures.min(25)));
+    tokio::select! {
+        _ = stop.wait_for(|s| *s) => {}
+        () = tokio::time::sleep(wait) => {}
+    }
 }
 
 /// The durable consumer, created if missing; an existing one whose ack wait or maximum
@@ -293,6 +329,28 @@ impl Worker {
         self.health.in_flight(-1);
     }
 
+    /// [`Worker::handle`], with a panic contained: the event goes back for another try
+    /// after the retry wait instead of waiting out the ack wait, and the worker goes on.
+    async fn handle_guarded(&self, kind: Kind, message: async_nats::jetstream::Message) {
+        use futures::FutureExt as _;
+        let handled = std::panic::AssertUnwindSafe(self.handle(kind, message.clone()))
+            .catch_unwind()
+            .await;
+        if let Err(panic) = handled {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(
+                subject = %message.subject,
+                "Handling an event failed unexpectedly ({what}); it will be delivered again. Please report this."
+            );
+            self.health.in_flight(-1);
+            let _ = message.ack_with(AckKind::Nak(Some(self.retry))).await;
+        }
+    }
+
     async fn handle_inner(&self, kind: Kind, message: async_nats::jetstream::Message) {
         let (delivery, sequence) = message
             .info()
@@ -351,23 +409,30 @@ impl Worker {
             Disposition::Ack | Disposition::Wait => AckKind::Ack,
         };
         let span = tracing::info_span!("event", id = %result.event_id, entry = result.entry_dn.as_deref().unwrap_or(""));
-        let _enter = span.enter();
-        match &result.reason {
+        // Entered for these lines only: a span entered across an await stays entered on the
+        // thread while other tasks run there, and their lines would nest under it.
+        span.in_scope(|| match &result.reason {
             Some(reason) => tracing::info!(outcome = result.outcome.as_str(), delivery, "{reason}"),
             None => tracing::info!(outcome = result.outcome.as_str(), delivery, "Done."),
-        }
+        });
         self.health.record(kind_name, &result);
         let ack = match self.pipeline.bus.publish_result(&result).await {
             Ok(()) => ack,
             Err(e) => {
-                tracing::warn!(
-                    "Cannot publish the result ({e}); the event will be delivered again."
-                );
+                span.in_scope(|| {
+                    tracing::warn!(
+                        "Cannot publish the result ({e}); the event will be delivered again."
+                    )
+                });
                 AckKind::Nak(Some(self.retry))
             }
         };
         if let Err(e) = message.ack_with(ack).await {
-            tracing::warn!("Cannot acknowledge the event ({e}); JetStream will deliver it again.");
+            span.in_scope(|| {
+                tracing::warn!(
+                    "Cannot acknowledge the event ({e}); JetStream will deliver it again."
+                )
+            });
         }
     }
 

@@ -69,13 +69,7 @@ fn main() {
         );
         for mut w in started {
             w.terminate();
-            for line in w
-                .log()
-                .lines()
-                .filter(|l| l.contains("WARN") || l.contains("delivery=2"))
-            {
-                println!("    worker log: {line}");
-            }
+            print_notable(&w.log());
         }
     }
 
@@ -112,6 +106,18 @@ fn main() {
         backlog as f64 / start.elapsed().as_secs_f64(),
         status_kib(pid, "VmHWM:") / 1024
     );
+    print_notable(&worker.log());
+}
+
+/// A worker's warnings and redeliveries, which explain a slow run.
+fn print_notable(log: &str) {
+    for line in log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("delivery=2"))
+        .take(20)
+    {
+        println!("    worker log: {line}");
+    }
 }
 
 /// A `/proc/PID/status` field in KiB.

@@ -183,11 +183,7 @@ fn a_worker_killed_mid_run_loses_nothing() {
     assert_latest(&stack, &latest);
 }
 
-/// Known to fail: the stopped worker hands back what its pull buffer holds, but an event the
-/// server delivers afterwards to that worker's still-open pull request waits for the ack wait.
-/// Run it with `--ignored` when working on that.
 #[test]
-#[ignore = "known problem: events delivered to a stopped worker's open pull request wait for the ack wait"]
 fn a_worker_stopped_with_sigterm_hands_back_what_it_pulled_but_did_not_start() {
     let mut stack = Stack::start();
     stack.stop_service();
