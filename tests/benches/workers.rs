@@ -109,11 +109,15 @@ fn main() {
     print_notable(&worker.log());
 }
 
-/// A worker's warnings and redeliveries, which explain a slow run.
+/// A worker's warnings, errors, panics and redeliveries, which explain a slow run.
 fn print_notable(log: &str) {
     for line in log
         .lines()
-        .filter(|l| l.contains("WARN") || l.contains("delivery=2"))
+        .filter(|l| {
+            ["WARN", "ERROR", "panicked", "delivery=2"]
+                .iter()
+                .any(|s| l.contains(s))
+        })
         .take(20)
     {
         println!("    worker log: {line}");
