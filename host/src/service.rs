@@ -122,7 +122,7 @@ pub async fn run(
         retry: Duration::from_secs(config.worker.retry_secs),
         retry_max: Duration::from_secs(config.worker.retry_max_secs),
         max_deliver: config.worker.max_deliver,
-        progress_every: Duration::from_secs(config.worker.ack_wait_secs / 3),
+        progress_every: Duration::from_secs((config.worker.ack_wait_secs / 3).max(1)),
         stopping,
     });
     let permits = Arc::new(Semaphore::new(config.worker.concurrency));
@@ -142,15 +142,27 @@ pub async fn run(
             stop: pulling_stopped.clone(),
         }))
     };
-    let pullers = [
+    let mut pullers = [
         puller(uploads, Kind::Upload),
         puller(changes, Kind::DirectoryChange),
     ];
-    shutdown.await;
-    tracing::info!("Stopping: no new events; waiting for events in flight.");
+    // A puller ends only when told to; one that ends by itself (a bug) stops the worker with
+    // an error, so that its supervisor restarts it rather than it idling half-deaf.
+    let [uploads_pulling, changes_pulling] = &mut pullers;
+    let broken = tokio::select! {
+        () = shutdown => None,
+        _ = uploads_pulling => Some("photo-upload"),
+        _ = changes_pulling => Some("directory-change"),
+    };
+    match broken {
+        None => tracing::info!("Stopping: no new events; waiting for events in flight."),
+        Some(which) => tracing::error!(
+            "Pulling {which} events stopped unexpectedly; stopping the worker. Please report this."
+        ),
+    }
     let _ = stop_pulling.send(true);
     let mut handed_back = 0;
-    for puller in pullers {
+    for puller in pullers.into_iter().filter(|p| !p.is_finished()) {
         handed_back += puller.await.unwrap_or(0);
     }
     tracing::info!(
@@ -164,8 +176,17 @@ pub async fn run(
     }
     let _ = permits.acquire_many(config.worker.concurrency as u32).await;
     observer.abort();
+    // Acks and hand-backs are queued on the connection: sent before the process ends.
+    if let Err(e) = pipeline.bus.client.flush().await {
+        tracing::warn!(
+            "Cannot flush the last acknowledgements to NATS ({e}); JetStream will deliver those events again."
+        );
+    }
     tracing::info!("Stopped.");
-    Ok(())
+    match broken {
+        None => Ok(()),
+        Some(which) => anyhow::bail!("pulling {which} events stopped unexpectedly"),
+    }
 }
 
 /// How long one pull request stays open at the server. Short, so that a stopping worker
@@ -179,23 +200,34 @@ struct Puller {
     worker: Arc<Worker>,
     /// The worker's free slots, shared by both consumers.
     permits: Arc<Semaphore>,
-    /// Events asked for in one pull request.
+    /// At most this many events asked for in one pull request.
     batch: usize,
     stop: tokio::sync::watch::Receiver<bool>,
 }
 
-/// Pulls events in short requests and starts each in a free slot, until stopped. Every
-/// request is read to its end, even when stopping: an event delivered to this worker is either
-/// started or handed back with a NAK (delivered again at once), never left to the ack wait.
-/// Returns how many were handed back.
+/// Pulls events in short requests, each asking for no more events than there are free slots,
+/// and starts each event in a slot, until stopped. While every slot is busy (a burst, or the
+/// directory down) nothing is pulled, so no event waits here unstarted while its ack wait runs
+/// and idle workers could take it. Every request is read to its end without waiting (the
+/// client drops a request's unread events once its own timer runs out); an event delivered to
+/// this worker is either started or, when stopping, handed back with a NAK (delivered again at
+/// once), never left to the ack wait. Returns how many were handed back.
 async fn pull(mut puller: Puller) -> usize {
     let mut handed_back = 0;
     let mut failures = 0u32;
-    while !*puller.stop.borrow() {
+    loop {
+        // A free slot, not kept: the events are given slots as they arrive.
+        tokio::select! {
+            biased;
+            _ = puller.stop.wait_for(|s| *s) => break,
+            permit = puller.permits.acquire() => drop(permit),
+        }
+        let wanted = puller.permits.available_permits().clamp(1, puller.batch);
+        let asked = std::time::Instant::now();
         let batch = puller
             .consumer
             .batch()
-            .max_messages(puller.batch)
+            .max_messages(wanted)
             .expires(PULL_EXPIRES)
             .messages()
             .await;
@@ -208,37 +240,86 @@ async fn pull(mut puller: Puller) -> usize {
                 continue;
             }
         };
+        // Events that found no free slot (the other consumer took it): started, or handed
+        // back, once the request is read to its end.
+        let mut unplaced = Vec::new();
+        let mut failed = false;
+        let mut received = 0;
         while let Some(next) = batch.next().await {
-            let message = match next {
-                Ok(message) => message,
+            received += usize::from(next.is_ok());
+            match next {
+                Ok(message) if *puller.stop.borrow() => unplaced.push(message),
+                Ok(message) => match puller.permits.clone().try_acquire_owned() {
+                    Ok(permit) => puller.start(message, permit),
+                    Err(_) => unplaced.push(message),
+                },
                 Err(e) => {
-                    failures += 1;
                     tracing::warn!("Pulling events failed ({e}); retrying.");
-                    pause(&mut puller.stop, failures).await;
-                    continue;
+                    failed = true;
                 }
-            };
+            }
+        }
+        for message in unplaced {
+            match puller.wait_for_slot(&message).await {
+                Some(permit) => puller.start(message, permit),
+                None => {
+                    if message.ack_with(AckKind::Nak(None)).await.is_ok() {
+                        handed_back += 1;
+                    }
+                }
+            }
+        }
+        // A request that ends at once with nothing (the connection closing, say) is a failure
+        // too: without a pause the loop would spin.
+        if received == 0 && asked.elapsed() < PULL_EXPIRES / 4 {
+            failed = true;
+        }
+        if failed {
+            failures += 1;
+            pause(&mut puller.stop, failures).await;
+        } else {
             failures = 0;
-            let permit = tokio::select! {
-                biased;
-                _ = puller.stop.wait_for(|s| *s) => None,
-                permit = puller.permits.clone().acquire_owned() => permit.ok(),
-            };
-            let Some(permit) = permit else {
-                if message.ack_with(AckKind::Nak(None)).await.is_ok() {
-                    handed_back += 1;
-                }
-                continue;
-            };
-            let worker = puller.worker.clone();
-            let kind = puller.kind;
-            tokio::spawn(async move {
-                worker.handle_guarded(kind, message).await;
-                drop(permit);
-            });
         }
     }
     handed_back
+}
+
+impl Puller {
+    /// A slot for a message already pulled, keeping the message ours meanwhile (marked in
+    /// progress, as an event waiting for the directory is); None when stopping.
+    async fn wait_for_slot(
+        &mut self,
+        message: &async_nats::jetstream::Message,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        loop {
+            let permit = tokio::select! {
+                biased;
+                _ = self.stop.wait_for(|s| *s) => return None,
+                permit = self.permits.clone().acquire_owned() => Some(permit),
+                () = tokio::time::sleep(self.worker.progress_every) => None,
+            };
+            match permit {
+                Some(permit) => return permit.ok(),
+                None => {
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+            }
+        }
+    }
+
+    /// Starts handling `message` in the slot `permit`, which it frees when done.
+    fn start(
+        &self,
+        message: async_nats::jetstream::Message,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        let worker = self.worker.clone();
+        let kind = self.kind;
+        tokio::spawn(async move {
+            worker.handle_guarded(kind, message).await;
+            drop(permit);
+        });
+    }
 }
 
 /// A pause after a failed pull, growing with repeated failures (at most 5 s); ends early when
@@ -307,6 +388,25 @@ async fn observe(
     }
 }
 
+/// One more on a health gauge for as long as it lives, however the work ends.
+struct Counted<'a> {
+    health: &'a Health,
+    gauge: fn(&Health, i64),
+}
+
+impl<'a> Counted<'a> {
+    fn new(health: &'a Health, gauge: fn(&Health, i64)) -> Self {
+        gauge(health, 1);
+        Self { health, gauge }
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        (self.gauge)(self.health, -1);
+    }
+}
+
 /// What every event task shares.
 struct Worker {
     pipeline: Arc<Pipeline>,
@@ -324,9 +424,8 @@ impl Worker {
     /// (on the last delivery) a dead letter. While the directory is unreachable the message is
     /// held and tried again when it answers, without spending a delivery.
     async fn handle(&self, kind: Kind, message: async_nats::jetstream::Message) {
-        self.health.in_flight(1);
+        let _in_flight = Counted::new(&self.health, Health::in_flight);
         self.handle_inner(kind, message).await;
-        self.health.in_flight(-1);
     }
 
     /// [`Worker::handle`], with a panic contained: the event goes back for another try
@@ -342,12 +441,25 @@ impl Worker {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!(
-                subject = %message.subject,
-                "Handling an event failed unexpectedly ({what}); it will be delivered again. Please report this."
-            );
-            self.health.in_flight(-1);
-            let _ = message.ack_with(AckKind::Nak(Some(self.retry))).await;
+            let delivery = message.info().map_or(1, |i| i.delivered.max(1));
+            if delivery >= self.max_deliver {
+                let reason = format!(
+                    "handling the event failed unexpectedly ({what}) on each of {delivery} deliveries; \
+                     the event is kept on {}.{} for photosync replay",
+                    events::DEAD_PREFIX,
+                    message.subject
+                );
+                tracing::error!(subject = %message.subject, "{reason}. Please report this.");
+                self.keep_dead_letter(&message, &reason).await;
+                self.health.dead_letter();
+                let _ = message.ack_with(AckKind::Term).await;
+            } else {
+                tracing::error!(
+                    subject = %message.subject,
+                    "Handling an event failed unexpectedly ({what}); it will be delivered again. Please report this."
+                );
+                let _ = message.ack_with(AckKind::Nak(Some(self.retry))).await;
+            }
         }
     }
 
@@ -374,9 +486,9 @@ impl Worker {
             }
             self.health
                 .directory_down(result.reason.as_deref().unwrap_or("unreachable"));
-            self.health.waiting(1);
+            let waiting = Counted::new(&self.health, Health::waiting);
             let back = self.wait_for_directory(&message).await;
-            self.health.waiting(-1);
+            drop(waiting);
             if !back {
                 // Shutting down: hand the event back for another worker.
                 let _ = message.ack_with(AckKind::Nak(None)).await;

@@ -148,8 +148,8 @@ impl LdapServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("slapd starts");
-        self.child = Some(child);
-        super::wait_for_port(self.port, "slapd to listen");
+        let child = self.child.insert(child);
+        super::wait_for_port(self.port, child, "slapd to listen");
     }
 
     /// Stops slapd (the data stays).

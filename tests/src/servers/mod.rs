@@ -9,7 +9,7 @@ pub use ldap::{BASE_DN, LdapServer, PEOPLE_DN, Person};
 pub use nats::NatsServer;
 pub use samba::{AD_BASE_DN, AD_DC_NAME, AD_REALM, AD_STAFF_DN, AdUser, SambaDc};
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
@@ -23,11 +23,34 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// Waits until something accepts connections on `port`.
-fn wait_for_port(port: u16, what: &str) {
+/// Waits until `child` listens on `port`, failing at once if it exits (the port taken in the
+/// meantime, say). Read from the kernel's socket table rather than by connecting: a probe that
+/// connects to a port nothing listens on yet can connect to itself and take the port.
+fn wait_for_port(port: u16, child: &mut std::process::Child, what: &str) {
     eventually(Duration::from_secs(20), what, || {
-        TcpStream::connect(("127.0.0.1", port)).ok()
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("waiting for {what}: the process exited ({status}); was port {port} taken?");
+        }
+        listening(port).then_some(())
     });
+}
+
+/// Whether a TCP socket listens on `port` (any address), from /proc/net/tcp and tcp6.
+fn listening(port: u16) -> bool {
+    let wanted = format!("{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|line| {
+                let mut fields = line.split_whitespace().skip(1);
+                let local = fields.next().unwrap_or_default();
+                let state = fields.nth(1).unwrap_or_default();
+                // State 0A is LISTEN.
+                state == "0A" && local.rsplit(':').next() == Some(wanted.as_str())
+            })
+    })
 }
 
 /// The first of `candidates` that exists, for binaries Debian puts in sbin.
@@ -79,4 +102,18 @@ fn run_with_input(mut cmd: std::process::Command, tool: &str, input: &str) {
         "{tool} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listening_socket_is_seen_in_the_socket_table_and_a_closed_one_is_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        assert!(listening(port));
+        drop(listener);
+        assert!(!listening(port));
+    }
 }

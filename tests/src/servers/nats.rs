@@ -15,8 +15,8 @@ impl NatsServer {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = super::free_port();
-        let child = Self::spawn(port, dir.path());
-        super::wait_for_port(port, "nats-server to listen");
+        let mut child = Self::spawn(port, dir.path());
+        super::wait_for_port(port, &mut child, "nats-server to listen");
         Self { child, port, dir }
     }
 
@@ -45,7 +45,7 @@ impl NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.child = Self::spawn(self.port, self.dir.path());
-        super::wait_for_port(self.port, "nats-server to listen again");
+        super::wait_for_port(self.port, &mut self.child, "nats-server to listen again");
     }
 }
 
