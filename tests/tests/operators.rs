@@ -10,7 +10,7 @@ use photosync::events::Outcome;
 use photosync::ops::{self, import, resync, rollback};
 use photosync::pipeline::md5_hex;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
-use photosync_tests::servers::Person;
+use photosync_tests::servers::{Person, stdout_of};
 use photosync_tests::stack::{Account, Stack};
 
 fn small_photo(seed: u32) -> Vec<u8> {
@@ -401,31 +401,25 @@ fn the_report_loads_in_headless_chromium_and_its_images_decode() {
 /// Runs headless chromium on a local file with a fresh profile and no network use; returns
 /// what it prints.
 fn chromium(page: &Path, scratch: &Path, extra: &[&str]) -> String {
-    let out = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            scratch.join("chromium").display()
-        ))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs (scripts/install-deps installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout_of(
+        std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--virtual-time-budget=5000",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                scratch.join("chromium").display()
+            ))
+            .args(extra)
+            .arg(format!("file://{}", page.display())),
+    )
 }
 
 #[test]

@@ -244,27 +244,21 @@ impl LdapServer {
     /// Reads one attribute of one entry as the administrator: its values and, for checking that
     /// nothing was written, the entry's modifyTimestamp and entryCSN.
     pub fn read(&self, dn: &str, attribute: &str) -> Entry {
-        let out = self
-            .as_admin("ldapsearch")
-            .args(["-LLL", "-o", "ldif-wrap=no"])
-            .args([
-                "-s",
-                "base",
-                "-b",
-                dn,
-                "(objectClass=*)",
-                attribute,
-                "modifyTimestamp",
-                "entryCSN",
-            ])
-            .output()
-            .expect("ldapsearch runs");
-        assert!(
-            out.status.success(),
-            "ldapsearch failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = super::stdout_of(
+            self.as_admin("ldapsearch")
+                .args(["-LLL", "-o", "ldif-wrap=no"])
+                .args([
+                    "-s",
+                    "base",
+                    "-b",
+                    dn,
+                    "(objectClass=*)",
+                    attribute,
+                    "modifyTimestamp",
+                    "entryCSN",
+                ]),
         );
-        parse_entry(&String::from_utf8_lossy(&out.stdout), attribute)
+        parse_entry(&out, attribute)
     }
 }
 
@@ -313,16 +307,7 @@ impl Drop for LdapServer {
 /// A private CA and a server certificate for 127.0.0.1, made with the openssl command.
 fn make_certificates(dir: &std::path::Path) {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::stdout_of(Command::new("openssl").args(args).current_dir(dir));
     };
     run(&[
         "req",

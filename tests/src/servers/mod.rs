@@ -23,6 +23,21 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Runs `cmd` to its end and returns its standard output; panics with its output when it
+/// cannot start or fails.
+pub fn stdout_of(cmd: &mut std::process::Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?} runs (scripts/install-deps installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Waits until `child` listens on `port`, failing at once if it exits (the port taken in the
 /// meantime, say). Read from the kernel's socket table rather than by connecting: a probe that
 /// connects to a port nothing listens on yet can connect to itself and take the port.

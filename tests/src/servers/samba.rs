@@ -207,37 +207,30 @@ impl SambaDc {
 
     /// The values of `attribute` on `dn`, read as the administrator.
     pub fn read(&self, dn: &str, attribute: &str) -> Vec<Vec<u8>> {
-        let out = self
-            .admin("ldapsearch")
-            .args(["-LLL", "-o", "ldif-wrap=no", "-s", "base", "-b", dn])
-            .args(["(objectClass=*)", attribute])
-            .output()
-            .expect("ldapsearch runs");
-        assert!(
-            out.status.success(),
-            "ldapsearch failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = super::stdout_of(
+            self.admin("ldapsearch")
+                .args(["-LLL", "-o", "ldif-wrap=no", "-s", "base", "-b", dn])
+                .args(["(objectClass=*)", attribute]),
         );
-        super::ldap::parse_entry(&String::from_utf8_lossy(&out.stdout), attribute).values
+        super::ldap::parse_entry(&out, attribute).values
     }
 
     /// The user's objectGUID in its standard string form, as Samba's own tools print it.
     pub fn object_guid(&self, user: &AdUser) -> String {
         let socket = self.dir.path().join("dc/private/ldap_priv/ldapi");
-        let out = Command::new("samba-tool")
-            .args([
-                "user",
-                "show",
-                &user.sam_account_name,
-                "--attributes=objectGUID",
-            ])
-            .args(["-H", &super::ldapi_url(&socket)])
-            .output()
-            .expect("samba-tool runs");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
+        let out = super::stdout_of(
+            Command::new("samba-tool")
+                .args([
+                    "user",
+                    "show",
+                    &user.sam_account_name,
+                    "--attributes=objectGUID",
+                ])
+                .args(["-H", &super::ldapi_url(&socket)]),
+        );
+        out.lines()
             .find_map(|l| l.strip_prefix("objectGUID: ").map(str::to_owned))
-            .unwrap_or_else(|| panic!("no objectGUID: {}", String::from_utf8_lossy(&out.stderr)))
+            .unwrap_or_else(|| panic!("no objectGUID in: {out}"))
     }
 
     /// An ldap-utils command bound as the administrator on the privileged socket.
@@ -287,7 +280,7 @@ fn template() -> &'static Path {
 /// delegation, made offline on the new database.
 fn provision(target: &Path) {
     let target_s = target.to_str().expect("UTF-8 path");
-    run(Command::new("samba-tool").args([
+    super::stdout_of(Command::new("samba-tool").args([
         "domain",
         "provision",
         &format!("--targetdir={target_s}"),
@@ -309,18 +302,15 @@ fn provision(target: &Path) {
     let conf = format!("{target_s}/etc/smb.conf");
     let db = format!("{target_s}/private/sam.ldb");
     let tool = |args: &[&str]| {
-        run(Command::new("samba-tool")
-            .args(args)
-            .args(["-H", &db, "-s", &conf]));
+        super::stdout_of(
+            Command::new("samba-tool")
+                .args(args)
+                .args(["-H", &db, "-s", &conf]),
+        )
     };
     tool(&["ou", "add", AD_STAFF_DN]);
     tool(&["user", "create", SERVICE_USER, SERVICE_PASSWORD]);
-    let out = Command::new("samba-tool")
-        .args(["user", "show", SERVICE_USER, "--attributes=objectSid"])
-        .args(["-H", &db, "-s", &conf])
-        .output()
-        .expect("samba-tool runs");
-    let sid = String::from_utf8_lossy(&out.stdout)
+    let sid = tool(&["user", "show", SERVICE_USER, "--attributes=objectSid"])
         .lines()
         .find_map(|l| l.strip_prefix("objectSid: ").map(str::to_owned))
         .expect("the service account's SID");
@@ -333,24 +323,14 @@ fn provision(target: &Path) {
     ]);
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?} runs (scripts/install-deps installs samba): {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Copies the template's `dc` directory to `to`, pointing its smb.conf at the copy.
 fn copy_template(template: &Path, to: &Path) {
-    run(Command::new("cp")
-        .arg("-a")
-        .arg(template.join("dc"))
-        .arg(to));
+    super::stdout_of(
+        Command::new("cp")
+            .arg("-a")
+            .arg(template.join("dc"))
+            .arg(to),
+    );
     let conf = to.join("etc/smb.conf");
     let text = std::fs::read_to_string(&conf).expect("smb.conf");
     let from = template.join("dc");
