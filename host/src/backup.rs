@@ -190,6 +190,16 @@ impl Backups {
         Ok(values)
     }
 
+    /// The first value `record` replaced, if there was one (for showing, not restoring).
+    pub async fn first_before(&self, record: &Record) -> Result<Option<Vec<u8>>, BusError> {
+        match record.values_before {
+            0 => Ok(None),
+            _ => Ok(Some(
+                self.read(&format!("{}/before/0", record.prefix())).await?,
+            )),
+        }
+    }
+
     /// The value `record` wrote.
     pub async fn after(&self, record: &Record) -> Result<Vec<u8>, BusError> {
         self.read(&format!("{}/after", record.prefix())).await

@@ -95,10 +95,7 @@ pub async fn run(
         let settings = config.watcher.clone();
         let mut stopped = watcher_stopped.clone();
         // A connection of its own: the pipeline's is dropped and re-made on its errors.
-        let directory = Directory::new(
-            config.ldap.clone(),
-            pipeline.directory.password().to_owned(),
-        );
+        let directory = pipeline.directory.another();
         tokio::spawn(async move {
             crate::watcher::watch(&directory, &pipeline.bus, &settings, async move {
                 let _ = stopped.wait_for(|s| *s).await;

@@ -289,9 +289,9 @@ impl Directory {
         self.connect().await
     }
 
-    /// The bind password (for a second client with the same account; never logged).
-    pub fn password(&self) -> &str {
-        &self.password
+    /// A second client with the same settings and account, with a connection of its own.
+    pub fn another(&self) -> Self {
+        Self::new(self.config.clone(), self.password.clone())
     }
 
     /// The configuration this client uses.

@@ -63,7 +63,7 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<Summary> 
             options.dir.display()
         );
     }
-    let (bus, _) = crate::service::connect_servers(config).await?;
+    let bus = crate::service::connect_bus(config).await?;
     let mut results = Results::subscribe(&bus).await?;
     let mut events = HashMap::new();
     let mut progress = Progress::new("publishing", files.len());
@@ -75,14 +75,7 @@ pub async fn run(config: &Config, options: &Options) -> anyhow::Result<Summary> 
     }
     progress.finish();
     let mut progress = Progress::new("importing", files.len());
-    let done = results
-        .wait(&events, &mut progress, options.patience)
-        .await?;
-    let mut summary = Summary::default();
-    for r in &done {
-        summary.add(r);
-    }
-    Ok(summary)
+    results.wait(&events, &mut progress, options.patience).await
 }
 
 /// What the dry run found.
@@ -140,10 +133,7 @@ pub async fn preview(config: &Config, options: &Options) -> anyhow::Result<Previ
             std::future::ready(Ok(()))
         })
         .await?;
-    let mut summary = Summary::default();
-    for r in &predictions {
-        summary.add(r);
-    }
+    let summary = predictions.iter().collect();
     Ok(Preview {
         predictions,
         without_photo,

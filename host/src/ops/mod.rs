@@ -130,6 +130,16 @@ pub struct Summary {
     pub problems: Vec<PhotoResult>,
 }
 
+impl<'a> FromIterator<&'a PhotoResult> for Summary {
+    fn from_iter<I: IntoIterator<Item = &'a PhotoResult>>(results: I) -> Self {
+        let mut summary = Summary::default();
+        for result in results {
+            summary.add(result);
+        }
+        summary
+    }
+}
+
 impl Summary {
     pub fn add(&mut self, result: &PhotoResult) {
         *self.counts.entry(result.outcome).or_default() += 1;
@@ -288,9 +298,9 @@ impl Results {
         events: &HashMap<String, String>,
         progress: &mut Progress,
         patience: Duration,
-    ) -> anyhow::Result<Vec<PhotoResult>> {
+    ) -> anyhow::Result<Summary> {
         let mut pending: HashSet<&String> = events.keys().collect();
-        let mut done = Vec::with_capacity(events.len());
+        let mut done = 0;
         let mut summary = Summary::default();
         progress.show(0, "waiting for results");
         while !pending.is_empty() {
@@ -312,11 +322,11 @@ impl Results {
                 continue;
             }
             summary.add(&result);
-            done.push(result);
-            progress.show(done.len(), &summary.one_line());
+            done += 1;
+            progress.show(done, &summary.one_line());
         }
         progress.finish();
-        Ok(done)
+        Ok(summary)
     }
 }
 

@@ -73,7 +73,7 @@ pub async fn build(bus: &Bus, backups: &Backups, since: Option<u64>) -> anyhow::
         };
         let (before, after) = match written.get(&id) {
             Some(record) => (
-                backups.before(record).await?.into_iter().next(),
+                backups.first_before(record).await?,
                 Some(backups.after(record).await?),
             ),
             None => (None, None),
@@ -136,10 +136,7 @@ if(bad>0){var b=document.getElementById('broken');b.textContent=bad+' image(s) c
 b.style.display='block'}});";
 
 fn render(rows: &[Row]) -> String {
-    let mut summary = Summary::default();
-    for r in rows {
-        summary.add(&r.result);
-    }
+    let summary: Summary = rows.iter().map(|r| &r.result).collect();
     let mut html = String::new();
     let _ = write!(
         html,

@@ -59,10 +59,5 @@ pub async fn run(config: &Config, target: &Target, patience: Duration) -> anyhow
         events.insert(change.id, dn);
     }
     let mut progress = Progress::new("resyncing", events.len());
-    let done = results.wait(&events, &mut progress, patience).await?;
-    let mut summary = Summary::default();
-    for r in &done {
-        summary.add(r);
-    }
-    Ok(summary)
+    results.wait(&events, &mut progress, patience).await
 }
