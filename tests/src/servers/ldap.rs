@@ -116,7 +116,13 @@ impl LdapServer {
             tls_port,
             dir,
         };
-        server.start_process();
+        let mut attempts = 1;
+        while !server.start_process() {
+            assert!(attempts < 5, "slapd did not start on any of 5 free ports");
+            attempts += 1;
+            server.port = super::free_port();
+            server.tls_port = tls.then(super::free_port);
+        }
         server.add_ldif(&base_ldif());
         server
     }
@@ -134,7 +140,8 @@ impl LdapServer {
         )
     }
 
-    fn start_process(&mut self) {
+    /// Starts slapd on its ports; false when it exits instead (a port taken meanwhile).
+    fn start_process(&mut self) -> bool {
         let bin = super::find_binary(&["/usr/sbin/slapd"]);
         let mut urls = format!("ldap://127.0.0.1:{}/ {}", self.port, self.ldapi_url());
         if let Some(tls) = self.tls_port {
@@ -149,7 +156,7 @@ impl LdapServer {
             .spawn()
             .expect("slapd starts");
         let child = self.child.insert(child);
-        super::wait_for_port(self.port, child, "slapd to listen");
+        super::wait_for_port(self.port, child, "slapd to listen")
     }
 
     /// Stops slapd (the data stays).
@@ -162,7 +169,11 @@ impl LdapServer {
 
     /// Starts slapd again after [`stop`](Self::stop).
     pub fn resume(&mut self) {
-        self.start_process();
+        assert!(
+            self.start_process(),
+            "slapd did not start again on port {}",
+            self.port
+        );
     }
 
     /// The URL of the server's Unix domain socket in its temporary directory.

@@ -38,34 +38,52 @@ pub fn stdout_of(cmd: &mut std::process::Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Waits until `child` listens on `port`, failing at once if it exits (the port taken in the
-/// meantime, say). Read from the kernel's socket table rather than by connecting: a probe that
-/// connects to a port nothing listens on yet can connect to itself and take the port.
-fn wait_for_port(port: u16, child: &mut std::process::Child, what: &str) {
+/// Waits until `child` itself listens on `port`; false when it exits first (another process
+/// took the port after [`free_port`] gave it, say: the caller starts again on another port).
+/// Read from the kernel's socket table rather than by connecting: a probe that connects to a
+/// port nothing listens on yet can connect to itself, and a port another test's server took
+/// would look ready.
+fn wait_for_port(port: u16, child: &mut std::process::Child, what: &str) -> bool {
     eventually(Duration::from_secs(20), what, || {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("waiting for {what}: the process exited ({status}); was port {port} taken?");
+        if let Ok(Some(_)) = child.try_wait() {
+            return Some(false);
         }
-        listening(port).then_some(())
-    });
+        listens(child.id(), port).then_some(true)
+    })
 }
 
-/// Whether a TCP socket listens on `port` (any address), from /proc/net/tcp and tcp6.
-fn listening(port: u16) -> bool {
+/// Whether process `pid` holds a socket listening on TCP `port`: the listening sockets' inodes
+/// from /proc/net/tcp and tcp6, looked for among the process's open files.
+fn listens(pid: u32, port: u16) -> bool {
     let wanted = format!("{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-        std::fs::read_to_string(table)
-            .unwrap_or_default()
-            .lines()
-            .skip(1)
-            .any(|line| {
-                let mut fields = line.split_whitespace().skip(1);
-                let local = fields.next().unwrap_or_default();
-                let state = fields.nth(1).unwrap_or_default();
-                // State 0A is LISTEN.
-                state == "0A" && local.rsplit(':').next() == Some(wanted.as_str())
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|table| {
+            std::fs::read_to_string(table)
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    // Local address, state (0A is LISTEN) and inode.
+                    let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+                    (*state == "0A" && local.rsplit(':').next() == Some(wanted.as_str()))
+                        .then(|| format!("socket:[{inode}]"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
             })
-    })
+        })
+        .unwrap_or(false)
 }
 
 /// The first of `candidates` that exists, for binaries Debian puts in sbin.
@@ -124,11 +142,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_listening_socket_is_seen_in_the_socket_table_and_a_closed_one_is_not() {
+    fn a_listening_socket_is_found_for_its_own_process_only_and_not_once_closed() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
-        assert!(listening(port));
+        assert!(listens(std::process::id(), port));
+        assert!(!listens(1, port));
         drop(listener);
-        assert!(!listening(port));
+        assert!(!listens(std::process::id(), port));
     }
 }

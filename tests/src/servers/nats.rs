@@ -14,10 +14,14 @@ impl NatsServer {
     /// Starts a server with JetStream on a free loopback port.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = super::free_port();
-        let mut child = Self::spawn(port, dir.path());
-        super::wait_for_port(port, &mut child, "nats-server to listen");
-        Self { child, port, dir }
+        for _ in 0..5 {
+            let port = super::free_port();
+            let mut child = Self::spawn(port, dir.path());
+            if super::wait_for_port(port, &mut child, "nats-server to listen") {
+                return Self { child, port, dir };
+            }
+        }
+        panic!("nats-server did not start on any of 5 free ports");
     }
 
     fn spawn(port: u16, dir: &std::path::Path) -> Child {
@@ -45,7 +49,11 @@ impl NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.child = Self::spawn(self.port, self.dir.path());
-        super::wait_for_port(self.port, &mut self.child, "nats-server to listen again");
+        assert!(
+            super::wait_for_port(self.port, &mut self.child, "nats-server to listen again"),
+            "nats-server did not start again on port {}",
+            self.port
+        );
     }
 }
 
