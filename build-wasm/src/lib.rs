@@ -64,11 +64,22 @@ pub fn build(workspace_root: &Path, packages: &[&str]) -> PathBuf {
         "building the plugins {packages:?} for {TARGET} failed (see above); \
          is the target installed? `rustup target add {TARGET}`"
     );
-    for dir in ["plugins", "wit", "tests/plugins"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace_root.join(dir).display()
-        );
+    // The Rust plugin crates only: plugins in other languages (their node_modules and virtual
+    // environments hold thousands of files) are not built here.
+    let mut watched = vec![workspace_root.join("wit")];
+    for dir in ["plugins", "tests/plugins"] {
+        let Ok(entries) = std::fs::read_dir(workspace_root.join(dir)) else {
+            continue;
+        };
+        for crate_dir in entries.flatten().map(|e| e.path()) {
+            if crate_dir.join("Cargo.toml").is_file() {
+                watched.push(crate_dir.join("Cargo.toml"));
+                watched.push(crate_dir.join("src"));
+            }
+        }
+    }
+    for path in watched {
+        println!("cargo:rerun-if-changed={}", path.display());
     }
     println!(
         "cargo:rerun-if-changed={}",

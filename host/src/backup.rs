@@ -16,7 +16,7 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt as _;
 
-use crate::bus::{Bus, BusError};
+use crate::bus::{Bus, BusError, err};
 
 /// The bucket's name.
 pub const BACKUP_BUCKET: &str = "photosync-backups";
@@ -63,35 +63,22 @@ impl std::fmt::Debug for Backups {
     }
 }
 
-fn err(what: &str, e: impl std::fmt::Display) -> BusError {
-    BusError(format!("{what}: {e}"))
-}
-
 impl Backups {
     /// Opens the bucket, creating it with `retention` (records older than that are dropped by
     /// NATS) when it does not exist, and updating its retention when it differs.
     pub async fn open(bus: &Bus, retention: Duration) -> Result<Self, BusError> {
-        let store = match bus.js.get_object_store(BACKUP_BUCKET).await {
-            Ok(store) => store,
-            Err(_) => match bus
-                .js
-                .create_object_store(object_store::Config {
-                    bucket: BACKUP_BUCKET.into(),
-                    description: Some("photos replaced by photosync, for rollback".into()),
-                    max_age: retention,
-                    storage: stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(store) => store,
-                Err(_) => bus
-                    .js
-                    .get_object_store(BACKUP_BUCKET)
-                    .await
-                    .map_err(|e| err("cannot create the backup bucket", e))?,
+        let store = crate::bus::object_store(
+            &bus.js,
+            object_store::Config {
+                bucket: BACKUP_BUCKET.into(),
+                description: Some("photos replaced by photosync, for rollback".into()),
+                max_age: retention,
+                storage: stream::StorageType::File,
+                num_replicas: bus.replicas(),
+                ..Default::default()
             },
-        };
+        )
+        .await?;
         let name = format!("OBJ_{BACKUP_BUCKET}");
         if let Ok(mut s) = bus.js.get_stream(&name).await
             && let Ok(info) = s.info().await
@@ -220,9 +207,3 @@ impl Backups {
     }
 }
 
-/// Microseconds since 1970, now.
-pub fn now_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}

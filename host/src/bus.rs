@@ -20,8 +20,67 @@ const RESULTS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 #[error("NATS: {0}")]
 pub struct BusError(pub String);
 
-fn err(what: &str, e: impl std::fmt::Display) -> BusError {
+pub(crate) fn err(what: &str, e: impl std::fmt::Display) -> BusError {
     BusError(format!("{what}: {e}"))
+}
+
+/// The Object Store bucket `config` names, created with `config` when it does not exist
+/// (another worker may create it at the same time).
+pub(crate) async fn object_store(
+    js: &jetstream::Context,
+    config: object_store::Config,
+) -> Result<object_store::ObjectStore, BusError> {
+    let bucket = config.bucket.clone();
+    if let Ok(store) = js.get_object_store(&bucket).await {
+        report_replicas(js, &format!("OBJ_{bucket}"), config.num_replicas).await;
+        return Ok(store);
+    }
+    match js.create_object_store(config).await {
+        Ok(store) => Ok(store),
+        Err(_) => js
+            .get_object_store(&bucket)
+            .await
+            .map_err(|e| err(&format!("cannot create the bucket {bucket}"), e)),
+    }
+}
+
+/// The KV bucket `config` names, created with `config` when it does not exist.
+pub(crate) async fn key_value(
+    js: &jetstream::Context,
+    config: kv::Config,
+) -> Result<kv::Store, BusError> {
+    let bucket = config.bucket.clone();
+    if let Ok(store) = js.get_key_value(&bucket).await {
+        report_replicas(js, &format!("KV_{bucket}"), config.num_replicas).await;
+        return Ok(store);
+    }
+    match js.create_key_value(config).await {
+        Ok(store) => Ok(store),
+        Err(_) => js
+            .get_key_value(&bucket)
+            .await
+            .map_err(|e| err(&format!("cannot create the bucket {bucket}"), e)),
+    }
+}
+
+/// Says clearly when the existing stream `name` keeps fewer replicas than configured: photosync
+/// does not change a stream's replicas by itself (moving data between servers is an
+/// operator's decision).
+pub(crate) async fn report_replicas(js: &jetstream::Context, name: &str, wanted: usize) {
+    let Ok(mut stream) = js.get_stream(name).await else {
+        return;
+    };
+    if let Ok(info) = stream.info().await
+        && info.config.num_replicas < wanted.max(1)
+    {
+        tracing::warn!(
+            stream = name,
+            "The stream {name} keeps {} replica(s) but nats.replicas is {wanted}; photosync leaves it \
+             as it is. Raise it with `nats stream edit {name} --replicas {wanted}` (or set nats.replicas \
+             to match).",
+            info.config.num_replicas
+        );
+    }
 }
 
 /// The object store's content digest of `bytes`: `SHA-256=` and the URL-safe base64 of the hash.
@@ -59,6 +118,19 @@ pub struct Bus {
     pub js: jetstream::Context,
     photos: object_store::ObjectStore,
     state: kv::Store,
+    /// Replicas of every stream and bucket photosync creates.
+    replicas: usize,
+}
+
+/// How to reach NATS.
+#[derive(Debug, Clone)]
+pub struct BusOptions {
+    /// Servers of one cluster (or one server), tried in turn.
+    pub servers: Vec<String>,
+    /// User and password.
+    pub user: Option<(String, String)>,
+    /// Replicas of every stream, KV bucket and object store photosync creates (1, 3 or 5).
+    pub replicas: usize,
 }
 
 impl std::fmt::Debug for Bus {
@@ -68,61 +140,69 @@ impl std::fmt::Debug for Bus {
 }
 
 impl Bus {
-    /// Connects and makes sure the streams and buckets exist.
+    /// Connects to `url` and makes sure the streams and buckets exist (one replica each).
     pub async fn connect(url: &str, user: Option<(&str, &str)>) -> Result<Self, BusError> {
-        let mut options = async_nats::ConnectOptions::new().name("photosync");
-        if let Some((u, p)) = user {
-            options = options.user_and_password(u.to_owned(), p.to_owned());
+        let options = BusOptions {
+            servers: vec![url.to_owned()],
+            user: user.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            replicas: 1,
+        };
+        Self::connect_with(&options).await
+    }
+
+    /// Connects to any of `options.servers` (and, on a lost connection, to another) and makes
+    /// sure the streams and buckets exist with `options.replicas` replicas.
+    pub async fn connect_with(options: &BusOptions) -> Result<Self, BusError> {
+        // Reconnects without end (the default), to any server of the list.
+        let mut connect = async_nats::ConnectOptions::new().name("photosync");
+        if let Some((u, p)) = &options.user {
+            connect = connect.user_and_password(u.clone(), p.clone());
         }
-        let client = tokio::time::timeout(Duration::from_secs(20), options.connect(url))
+        let servers: Vec<async_nats::ServerAddr> = options
+            .servers
+            .iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| BusError(format!("{s} is not a NATS server URL: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let shown = options.servers.join(", ");
+        let client = tokio::time::timeout(Duration::from_secs(20), connect.connect(servers))
             .await
-            .map_err(|_| BusError(format!("cannot reach NATS at {url} within 20 s")))?
-            .map_err(|e| err(&format!("cannot connect to {url}"), e))?;
+            .map_err(|_| BusError(format!("cannot reach NATS at {shown} within 20 s")))?
+            .map_err(|e| err(&format!("cannot connect to {shown}"), e))?;
         let js = jetstream::new(client.clone());
-        ensure_streams(&js).await?;
-        let photos = match js.get_object_store(events::PHOTOS_BUCKET).await {
-            Ok(store) => store,
-            Err(_) => match js
-                .create_object_store(object_store::Config {
-                    bucket: events::PHOTOS_BUCKET.into(),
-                    description: Some("every uploaded photo, under its file name".into()),
-                    storage: stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(store) => store,
-                // Another worker may have created it meanwhile.
-                Err(_) => js
-                    .get_object_store(events::PHOTOS_BUCKET)
-                    .await
-                    .map_err(|e| err("cannot create the photo bucket", e))?,
+        let replicas = options.replicas;
+        ensure_streams(&js, replicas).await?;
+        let photos = object_store(
+            &js,
+            object_store::Config {
+                bucket: events::PHOTOS_BUCKET.into(),
+                description: Some("every uploaded photo, under its file name".into()),
+                storage: stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
             },
-        };
-        let state = match js.get_key_value(events::STATE_BUCKET).await {
-            Ok(store) => store,
-            Err(_) => match js
-                .create_key_value(kv::Config {
-                    bucket: events::STATE_BUCKET.into(),
-                    description: "photosync's sync state per directory entry".into(),
-                    history: 1,
-                    storage: stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(store) => store,
-                Err(_) => js
-                    .get_key_value(events::STATE_BUCKET)
-                    .await
-                    .map_err(|e| err("cannot create the state bucket", e))?,
+        )
+        .await?;
+        let state = key_value(
+            &js,
+            kv::Config {
+                bucket: events::STATE_BUCKET.into(),
+                description: "photosync's sync state per directory entry".into(),
+                history: 1,
+                storage: stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
             },
-        };
+        )
+        .await?;
         Ok(Self {
             client,
             js,
             photos,
             state,
+            replicas,
         })
     }
 
@@ -311,12 +391,17 @@ impl Bus {
     }
 
     /// The state bucket.
+    /// Replicas of every stream and bucket photosync creates.
+    pub fn replicas(&self) -> usize {
+        self.replicas
+    }
+
     pub fn state(&self) -> &kv::Store {
         &self.state
     }
 }
 
-async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
+async fn ensure_streams(js: &jetstream::Context, replicas: usize) -> Result<(), BusError> {
     let events = stream::Config {
         name: events::EVENTS_STREAM.into(),
         subjects: vec![
@@ -325,6 +410,7 @@ async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
         ],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
+        num_replicas: replicas,
         ..Default::default()
     };
     let results = stream::Config {
@@ -332,6 +418,7 @@ async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
         subjects: vec![format!("{}.>", events::RESULT_PREFIX)],
         storage: stream::StorageType::File,
         max_age: RESULTS_MAX_AGE,
+        num_replicas: replicas,
         ..Default::default()
     };
     let changes = stream::Config {
@@ -340,12 +427,14 @@ async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
         storage: stream::StorageType::File,
         max_age: RESULTS_MAX_AGE,
         duplicate_window: DUPLICATE_WINDOW,
+        num_replicas: replicas,
         ..Default::default()
     };
     let dead = stream::Config {
         name: events::DEAD_STREAM.into(),
         subjects: vec![format!("{}.>", events::DEAD_PREFIX)],
         storage: stream::StorageType::File,
+        num_replicas: replicas,
         ..Default::default()
     };
     for config in [events, results, changes, dead] {
@@ -359,6 +448,7 @@ async fn ensure_streams(js: &jetstream::Context) -> Result<(), BusError> {
             .info()
             .await
             .map_err(|e| err(&format!("cannot read stream {name}"), e))?;
+        report_replicas(js, &name, replicas).await;
         let missing = config
             .subjects
             .iter()

@@ -332,3 +332,28 @@ mod tests {
         assert_eq!(health.not_ready(), None);
     }
 }
+
+/// The HTTP status `url` (`http://HOST:PORT/PATH`) answers a GET with: the client side of
+/// `photosync healthcheck`, so that an image without curl can probe itself.
+pub async fn get_status(url: &str) -> anyhow::Result<u16> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("{url} is not an http:// URL"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    let mut socket = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {authority}: {e}"))?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await?;
+    let status_line = String::from_utf8_lossy(&answer);
+    status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{url} answered something that is not HTTP"))
+}

@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use photosync::offline;
-use photosync::plugins::{self, PluginSpec, Role, Runtime, RuntimeOptions};
+use photosync::{commands, ops};
 
 /// Event-driven directory photo synchronisation with sandboxed WebAssembly plugins.
 #[derive(Debug, Parser)]
@@ -171,6 +170,12 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Asks a worker's health endpoint (for a container HEALTHCHECK): exit 0 when it answers 200.
+    Healthcheck {
+        /// The URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:9464/readyz")]
+        url: String,
+    },
     /// Works with plugin components.
     Plugin {
         #[command(subcommand)]
@@ -188,21 +193,48 @@ enum PluginCommand {
     },
     /// Lists the plugins built into this binary.
     List,
+    /// Compiles the builtin plugins (and the given components) ahead of time into a folder,
+    /// for PHOTOSYNC_PLUGIN_PRECOMPILED_DIR (a container image's read-only copy).
+    Precompile {
+        /// Where to write the compiled code.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Plugin components to compile besides the builtins.
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let format = std::env::var("PHOTOSYNC_LOG_FORMAT")
+        .ok()
+        .or_else(|| cli.command.config().and_then(photosync::config::log_format_of));
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PHOTOSYNC_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    if format.as_deref() == Some("json") {
+        // One JSON object a line, with the event's span fields, for container log collectors.
+        log.json().with_current_span(true).init();
+    } else {
         // Colours only for a person at a terminal; a log file or a collector gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     match run(cli) {
-        Ok(code) => code,
+        Ok(outcome) => {
+            print!("{}", outcome.text);
+            if let Some(refusal) = &outcome.refusal {
+                eprintln!("photosync: refused: {refusal}");
+            }
+            if outcome.success {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Err(e) => {
             eprintln!("photosync: {e:#}");
             ExitCode::FAILURE
@@ -210,326 +242,112 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+impl Command {
+    /// The configuration file the command reads, if it reads one.
+    fn config(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Run { config }
+            | Command::Watch { config }
+            | Command::Export { config, .. }
+            | Command::Import { config, .. }
+            | Command::WatchFolder { config, .. }
+            | Command::Resync { config, .. }
+            | Command::Rollback { config, .. }
+            | Command::Report { config, .. } => Some(config),
+            _ => None,
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<commands::Outcome> {
     match cli.command {
-        Command::Run { config } => {
-            let config = photosync::config::Config::load(&config)?;
-            tokio_runtime()?.block_on(photosync::service::run(config, shutdown_signal()))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Watch { config } => {
-            let config = photosync::config::Config::load(&config)?;
-            tokio_runtime()?.block_on(photosync::service::watch(config, shutdown_signal()))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Export { config, all: _ } => {
-            let config = photosync::config::Config::load(&config)?;
-            let (entries, events) =
-                tokio_runtime()?.block_on(photosync::service::export_all(&config))?;
-            println!(
-                "exported {events} photos from {entries} entries on {}",
-                photosync::events::PHOTO_CHANGED
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Replay { nats } => {
-            let replayed = tokio_runtime()?.block_on(async {
-                let bus = photosync::bus::Bus::connect(&nats, None).await?;
-                bus.replay_dead_letters().await
-            })?;
-            println!("replayed {replayed} dead letters");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Run { config } => commands::run(&config),
+        Command::Watch { config } => commands::watch(&config),
+        Command::Export { config, all: _ } => commands::export(&config),
+        Command::Replay { nats } => commands::replay(&nats),
+        Command::CheckConfig { config } => commands::check_config(&config),
         Command::Import {
             dir,
             config,
             pattern,
             dry_run,
             wait_secs,
-        } => {
-            let config = photosync::config::Config::load(&config)?;
-            let options = photosync::ops::import::Options {
+        } => commands::import(
+            &config,
+            &ops::import::Options {
                 dir,
                 pattern,
                 dry_run,
-                patience: std::time::Duration::from_secs(wait_secs),
-            };
-            tokio_runtime()?.block_on(import(&config, &options))
-        }
+                patience: Duration::from_secs(wait_secs),
+            },
+        ),
         Command::WatchFolder {
             dir,
             config,
             pattern,
             settle_ms,
             interval_ms,
-        } => {
-            let config = photosync::config::Config::load(&config)?;
-            let options = photosync::ops::folder::Options {
+        } => commands::watch_folder(
+            &config,
+            &ops::folder::Options {
                 dir,
                 pattern,
-                settle: std::time::Duration::from_millis(settle_ms),
-                interval: std::time::Duration::from_millis(interval_ms.max(50)),
-            };
-            tokio_runtime()?.block_on(async {
-                let bus = photosync::service::connect_bus(&config).await?;
-                photosync::ops::folder::run(&bus, &options, shutdown_signal()).await
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
+                settle: Duration::from_millis(settle_ms),
+                interval: Duration::from_millis(interval_ms.max(50)),
+            },
+        ),
         Command::Resync {
             config,
             all: _,
             entry,
             wait_secs,
         } => {
-            let config = photosync::config::Config::load(&config)?;
             let target = match entry {
-                Some(dn) => photosync::ops::resync::Target::Entry(dn),
-                None => photosync::ops::resync::Target::All,
+                Some(dn) => ops::resync::Target::Entry(dn),
+                None => ops::resync::Target::All,
             };
-            let summary = tokio_runtime()?.block_on(photosync::ops::resync::run(
-                &config,
-                &target,
-                std::time::Duration::from_secs(wait_secs),
-            ))?;
-            println!(
-                "resync: {} entries\n{}",
-                summary.total(),
-                summary.render(20)
-            );
-            Ok(exit_for(&summary))
+            commands::resync(&config, &target, Duration::from_secs(wait_secs))
         }
         Command::Rollback {
             config,
             entry,
             since,
             dry_run,
-        } => {
-            let config = photosync::config::Config::load(&config)?;
-            let scope = match (entry, since) {
-                (Some(dn), _) => photosync::ops::rollback::Scope::Entry(dn),
-                (None, Some(t)) => photosync::ops::rollback::Scope::Since(
-                    photosync::ops::parse_since(&t).map_err(anyhow::Error::msg)?,
-                ),
-                (None, None) => bail!("give --entry DN or --since TIME"),
-            };
-            let restored = tokio_runtime()?
-                .block_on(photosync::ops::rollback::run(&config, &scope, dry_run))?;
-            for r in &restored {
-                println!("{} {}: {}", r.record.dn, r.record.attribute, r.note);
-            }
-            let written = restored.iter().filter(|r| r.written).count();
-            println!(
-                "rollback{}: {written} of {} attributes restored",
-                if dry_run { " (dry run)" } else { "" },
-                restored.len()
-            );
-            let failed = restored.iter().any(|r| r.note.starts_with("not restored"));
-            Ok(if failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+        } => commands::rollback(&config, entry, since.as_deref(), dry_run),
         Command::Report {
             config,
             since,
             output,
-        } => {
-            let config = photosync::config::Config::load(&config)?;
-            let since = since
-                .map(|t| photosync::ops::parse_since(&t))
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
-            let html = tokio_runtime()?.block_on(async {
-                let bus = photosync::service::connect_bus(&config).await?;
-                let backups =
-                    photosync::backup::Backups::open(&bus, config.backup.retention()).await?;
-                photosync::ops::report::build(&bus, &backups, since).await
-            })?;
-            std::fs::write(&output, html)
-                .with_context(|| format!("cannot write {}", output.display()))?;
-            println!("wrote {}", output.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::CheckConfig { config } => {
-            photosync::config::Config::load(&config)?;
-            println!("{}: valid", config.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        } => commands::report(&config, since.as_deref(), &output),
         Command::Publish {
             files,
             nats,
             attrs,
             source,
-        } => {
-            let mut attributes = std::collections::BTreeMap::new();
-            for kv in attrs {
-                let Some((k, v)) = kv.split_once('=') else {
-                    bail!("--attr {kv:?} is not NAME=VALUE")
-                };
-                attributes.insert(k.to_owned(), v.to_owned());
-            }
-            tokio_runtime()?.block_on(async {
-                let bus = photosync::bus::Bus::connect(&nats, None).await?;
-                for file in &files {
-                    let event =
-                        photosync::publish::publish_file(&bus, file, &source, &attributes).await?;
-                    println!("published {} as event {}", event.file_name, event.id);
-                }
-                anyhow::Ok(ExitCode::SUCCESS)
-            })
-        }
-        Command::Results { nats, count } => tokio_runtime()?.block_on(print_results(&nats, count)),
+        } => commands::publish(&files, &nats, &attrs, &source),
+        Command::Results { nats, count } => commands::results(&nats, count),
+        Command::Healthcheck { url } => commands::healthcheck(&url),
         Command::Transform {
             input,
             output,
             profile,
             plugin,
             settings,
-        } => {
-            let profile = photosync::profiles::find(&profile).with_context(|| {
-                format!("there is no profile {profile:?}; use thumbnailPhoto or jpegPhoto")
-            })?;
-            let source = match plugin {
-                Some(path) => plugins::Source::File(path),
-                None => plugins::Source::Builtin(plugins::builtin::default_for(Role::Transformer)),
-            };
-            let mut spec = PluginSpec::new(
-                &source.to_string(),
-                source,
-                offline::default_limits(Role::Transformer),
-            );
-            for kv in settings {
-                let Some((k, v)) = kv.split_once('=') else {
-                    bail!("--setting {kv:?} is not KEY=VALUE")
-                };
-                spec.settings.insert(k.to_owned(), v.to_owned());
-            }
-            let runtime = runtime()?;
-            let r = offline::transform_file(&runtime, &spec, &profile, &input, &output)?;
-            println!(
-                "{}: {}x{} JPEG, {} bytes, quality {}",
-                output.display(),
-                r.width,
-                r.height,
-                r.jpeg.len(),
-                r.quality
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        } => commands::transform(&commands::TransformArgs {
+            input,
+            output,
+            profile,
+            plugin,
+            settings,
+        }),
         Command::Plugin {
             command: PluginCommand::Inspect { file },
-        } => {
-            let source = plugins::parse_source(&file).map_err(anyhow::Error::msg)?;
-            let inspection = offline::inspect_plugin(&runtime()?, &source)?;
-            print!("{}", inspection.text);
-            match inspection.refusal {
-                Some(refusal) => {
-                    eprintln!("photosync: refused: {refusal}");
-                    Ok(ExitCode::FAILURE)
-                }
-                None => Ok(ExitCode::SUCCESS),
-            }
-        }
+        } => commands::plugin_inspect(&file),
         Command::Plugin {
             command: PluginCommand::List,
-        } => {
-            for b in &plugins::builtin::BUILTINS {
-                println!(
-                    "builtin:{:<16} {:<12} {} bytes",
-                    b.name,
-                    b.role.name(),
-                    b.wasm.len()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => Ok(commands::plugin_list()),
+        Command::Plugin {
+            command: PluginCommand::Precompile { dir, files },
+        } => commands::plugin_precompile(&dir, &files),
     }
-}
-
-/// `photosync import`: the preview or the real run, printed; exit 1 when anything failed.
-async fn import(
-    config: &photosync::config::Config,
-    options: &photosync::ops::import::Options,
-) -> anyhow::Result<ExitCode> {
-    if options.dry_run {
-        let preview = photosync::ops::import::preview(config, options).await?;
-        print!("{}", photosync::ops::import::render_preview(&preview, 20));
-        return Ok(exit_for(&preview.summary));
-    }
-    let summary = photosync::ops::import::run(config, options).await?;
-    println!(
-        "import: {} photos from {}\n{}",
-        summary.total(),
-        options.dir.display(),
-        summary.render(20)
-    );
-    Ok(exit_for(&summary))
-}
-
-/// Exit status 1 when a photo failed or was rejected.
-fn exit_for(summary: &photosync::ops::Summary) -> ExitCode {
-    if summary.any_failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
-}
-
-/// Subscribes to results and prints one line per result.
-async fn print_results(nats: &str, count: Option<usize>) -> anyhow::Result<ExitCode> {
-    use futures::StreamExt as _;
-    let client = async_nats::connect(nats).await?;
-    let mut sub = client
-        .subscribe(format!("{}.>", photosync::events::RESULT_PREFIX))
-        .await?;
-    let mut seen = 0;
-    while let Some(message) = sub.next().await {
-        match serde_json::from_slice::<photosync::events::PhotoResult>(&message.payload) {
-            Ok(r) => println!(
-                "{:<10} {:<24} {}{}",
-                r.outcome.as_str(),
-                r.file_name.as_deref().unwrap_or("?"),
-                r.entry_dn
-                    .as_deref()
-                    .map(|dn| format!("{dn} "))
-                    .unwrap_or_default(),
-                r.reason.as_deref().map_or_else(
-                    || r.attributes
-                        .iter()
-                        .map(|a| format!("[{}: {}]", a.attribute, a.reason))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    str::to_owned
-                )
-            ),
-            Err(e) => println!("(unreadable result: {e})"),
-        }
-        seen += 1;
-        if count.is_some_and(|c| seen >= c) {
-            break;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn runtime() -> anyhow::Result<Runtime> {
-    Runtime::new(RuntimeOptions::default())
-        .map_err(|e| anyhow::anyhow!("cannot start the plugin runtime: {e:#}"))
 }

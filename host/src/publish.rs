@@ -1,5 +1,6 @@
 //! `photosync publish`: turns photo files into photo-upload events, inline when small and
-//! through the photo Object Store bucket when large.
+//! through the photo Object Store bucket when large; and the photo-changed events the directory
+//! path and `export` publish.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,7 +8,10 @@ use std::path::Path;
 use base64::Engine as _;
 
 use crate::bus::{Bus, BusError};
-use crate::events::{INLINE_MAX, PhotoRef, PhotoUpload};
+use crate::directory::Entry;
+use crate::events::{ChangeCause, INLINE_MAX, PhotoChanged, PhotoRef, PhotoUpload};
+use crate::text::md5_hex;
+use crate::timestamps::now_rfc3339;
 
 /// Why a file could not be published.
 #[derive(Debug, thiserror::Error)]
@@ -81,39 +85,36 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// The current UTC time as RFC 3339 (seconds precision).
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates() {
-        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
-        assert_eq!(super::civil_from_days(20_413), (2025, 11, 21));
-    }
+/// A photo-changed event for one attribute of an entry; a photo too large to travel inline is
+/// put in the photo bucket.
+pub async fn photo_changed_event(
+    bus: &Bus,
+    id: String,
+    entry: &Entry,
+    attribute: &str,
+    value: Option<&Vec<u8>>,
+    cause: ChangeCause,
+) -> Result<PhotoChanged, BusError> {
+    let photo = match value {
+        None => None,
+        Some(bytes) if bytes.len() <= INLINE_MAX => Some(PhotoRef::Inline(
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+        )),
+        Some(bytes) => {
+            let name = format!("directory/{}/{attribute}.jpg", entry.id);
+            bus.put_photo(&name, bytes).await?;
+            Some(PhotoRef::Object(name))
+        }
+    };
+    Ok(PhotoChanged {
+        id,
+        entry_id: entry.id.clone(),
+        dn: entry.dn.clone(),
+        attribute: attribute.to_owned(),
+        md5: value.map(|v| md5_hex(v)),
+        bytes: value.map_or(0, Vec::len),
+        photo,
+        cause,
+        changed_at: now_rfc3339(),
+    })
 }

@@ -18,6 +18,7 @@ pub fn runtime(cache: &tempfile::TempDir) -> Runtime {
         max_memory_mib: 1024,
         slots: 16,
         cache_dir: Some(cache.path().to_path_buf()),
+        precompiled_dir: None,
     };
     Runtime::new(options).expect("the plugin runtime starts")
 }

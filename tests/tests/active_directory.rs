@@ -11,7 +11,7 @@ use photosync::events::{
     DIRECTORY_CHANGED, DirectoryChange, EVENTS_STREAM, Outcome, PHOTO_CHANGED, PhotoChanged,
     PhotoResult,
 };
-use photosync::pipeline::md5_hex;
+use photosync::text::md5_hex;
 use photosync::plugins::jpeg::inspect;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
 use photosync_tests::plugins::test_plugin;

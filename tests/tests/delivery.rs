@@ -8,7 +8,7 @@ use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
 use photosync::events::{DEAD_STREAM, Outcome, PhotoResult, RESULTS_STREAM};
-use photosync::pipeline::md5_hex;
+use photosync::text::md5_hex;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
 use photosync_tests::servers::{Person, free_port};
 use photosync_tests::stack::{Account, Stack, WorkerProcess};

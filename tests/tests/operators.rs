@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use photosync::events::Outcome;
 use photosync::ops::{self, import, resync, rollback};
-use photosync::pipeline::md5_hex;
+use photosync::text::md5_hex;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
 use photosync_tests::servers::{Person, stdout_of};
 use photosync_tests::stack::{Account, Stack};

@@ -77,6 +77,15 @@ pub struct Found {
     pub filter: String,
 }
 
+/// One search: where, what for, which attributes, with which request controls.
+struct Query<'a> {
+    base: &'a str,
+    scope: Scope,
+    filter: &'a str,
+    attributes: &'a [String],
+    controls: Vec<RawControl>,
+}
+
 /// A connection to the directory, re-established when it breaks.
 #[derive(Debug)]
 pub struct Directory {
@@ -191,12 +200,16 @@ impl Directory {
             ));
         }
         filter.push(')');
-        let mut attrs: Vec<String> = attributes.to_vec();
-        attrs.push(self.config.id_attribute.clone());
         let mut entries = Vec::new();
-        let base = self.config.base_dn.clone();
+        let query = Query {
+            base: &self.config.base_dn,
+            scope: Scope::Subtree,
+            filter: &filter,
+            attributes,
+            controls: vec![],
+        };
         let total = self
-            .search(&base, Scope::Subtree, &filter, attrs, |entry| {
+            .search(query, |entry| {
                 if entries.len() < KEEP_ENTRIES {
                     entries.push(entry);
                 }
@@ -217,12 +230,16 @@ impl Directory {
         dn: &str,
         attributes: &[String],
     ) -> Result<Option<Entry>, DirectoryError> {
-        let mut attrs: Vec<String> = attributes.to_vec();
-        attrs.push(self.config.id_attribute.clone());
         let mut found = None;
-        let filter = self.config.filter.clone();
+        let query = Query {
+            base: dn,
+            scope: Scope::Base,
+            filter: &self.config.filter,
+            attributes,
+            controls: vec![],
+        };
         match self
-            .search(dn, Scope::Base, &filter, attrs, |entry| {
+            .search(query, |entry| {
                 found = Some(entry);
                 std::future::ready(Ok(()))
             })
@@ -268,8 +285,6 @@ impl Directory {
     where
         F: std::future::Future<Output = Result<(), String>>,
     {
-        let mut attrs: Vec<String> = attributes.to_vec();
-        attrs.push(self.config.id_attribute.clone());
         let controls = if show_deleted {
             vec![RawControl {
                 ctype: SHOW_DELETED_OID.into(),
@@ -279,8 +294,14 @@ impl Directory {
         } else {
             vec![]
         };
-        self.search_with(base, scope, filter, attrs, controls, each)
-            .await
+        let query = Query {
+            base,
+            scope,
+            filter,
+            attributes,
+            controls,
+        };
+        self.search(query, each).await
     }
 
     /// A new connection of its own, bound, for a long-running operation (the watcher's
@@ -304,37 +325,20 @@ impl Directory {
         format_id(&self.config.id_attribute.to_ascii_lowercase(), raw)
     }
 
-    /// A paged search; referrals are ignored. Drops the shared connection when it broke.
+    /// A paged search for `query`'s attributes plus the id attribute; referrals are ignored.
+    /// Drops the shared connection when it broke.
     async fn search<F>(
         &self,
-        base: &str,
-        scope: Scope,
-        filter: &str,
-        attrs: Vec<String>,
+        query: Query<'_>,
         each: impl FnMut(Entry) -> F,
     ) -> Result<usize, DirectoryError>
     where
         F: std::future::Future<Output = Result<(), String>>,
     {
-        self.search_with(base, scope, filter, attrs, vec![], each)
-            .await
-    }
-
-    /// [`search`](Self::search) with request controls of the caller's.
-    async fn search_with<F>(
-        &self,
-        base: &str,
-        scope: Scope,
-        filter: &str,
-        attrs: Vec<String>,
-        controls: Vec<RawControl>,
-        each: impl FnMut(Entry) -> F,
-    ) -> Result<usize, DirectoryError>
-    where
-        F: std::future::Future<Output = Result<(), String>>,
-    {
+        let mut attrs: Vec<String> = query.attributes.to_vec();
+        attrs.push(self.config.id_attribute.clone());
         let result = self
-            .search_inner(base, scope, filter, attrs, controls, each)
+            .search_inner(query.base, query.scope, query.filter, attrs, query.controls, each)
             .await;
         if matches!(result, Err(DirectoryError::Unavailable { .. })) {
             self.forget().await;

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
 use futures::StreamExt as _;
 
 use super::{Progress, Results, Summary, photo_files};
@@ -122,8 +121,8 @@ pub async fn preview(config: &Config, options: &Options) -> anyhow::Result<Previ
         .collect();
     let mut without_photo = Vec::new();
     let key = attribute.to_ascii_lowercase();
-    pipeline
-        .directory
+    let directory = crate::service::connect_directory(config).await?;
+    directory
         .each(std::slice::from_ref(&attribute), |entry| {
             if entry.values.get(&key).is_none_or(Vec::is_empty)
                 && !getting.contains(entry.dn.as_str())
@@ -155,14 +154,13 @@ async fn predict(
         file_name: file_name(path),
         source: "photosync-import".into(),
         content_type: String::new(),
-        uploaded_at: crate::publish::now_rfc3339(),
+        uploaded_at: crate::timestamps::now_rfc3339(),
         attributes: BTreeMap::new(),
-        photo: PhotoRef::Inline(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+        // The bytes go to the pipeline as they are: nothing is published.
+        photo: PhotoRef::Inline(String::new()),
         photo_digest: None,
     };
-    let payload = serde_json::to_vec(&event)?;
-    let (result, _) = pipeline.handle(&payload, 1, sequence).await;
-    Ok(result)
+    Ok(pipeline.predict(event, bytes, sequence).await)
 }
 
 /// Several files for one entry, as the real run settles them: the same photo again is

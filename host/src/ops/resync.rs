@@ -42,7 +42,7 @@ pub async fn run(config: &Config, target: &Target, patience: Duration) -> anyhow
         }
     }
     let mut results = Results::subscribe(&bus).await?;
-    let run = crate::backup::now_micros();
+    let run = crate::timestamps::now_micros();
     let mut events = HashMap::new();
     for (entry_id, dn) in entries.into_iter().filter(|(id, _)| !id.is_empty()) {
         let change = DirectoryChange {
@@ -52,7 +52,7 @@ pub async fn run(config: &Config, target: &Target, patience: Duration) -> anyhow
             change: ChangeKind::Resync,
             previous_dn: None,
             attributes: vec![],
-            seen_at: crate::publish::now_rfc3339(),
+            seen_at: crate::timestamps::now_rfc3339(),
             source: "photosync-resync".into(),
         };
         bus.publish_directory_change(&change).await?;

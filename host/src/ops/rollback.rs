@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::backup::{Backups, Record};
 use crate::config::Config;
-use crate::pipeline::md5_hex;
+use crate::text::md5_hex;
 use crate::state;
 
 /// Which writes to undo.
@@ -26,16 +26,22 @@ pub struct Restored {
     pub record: Record,
     /// False when the directory already held the old value (or with a dry run).
     pub written: bool,
+    /// True when it could not be restored (the note says why).
+    pub failed: bool,
     pub note: String,
 }
 
 /// Restores what `scope` selects; with `dry_run`, only says what it would restore.
 pub async fn run(config: &Config, scope: &Scope, dry_run: bool) -> anyhow::Result<Vec<Restored>> {
-    // A pipeline that writes nothing itself: its directory, bus and deduper (whose digests
-    // the sync state holds).
-    let pipeline = crate::service::pipeline(config, true).await?;
-    let (bus, directory) = (&pipeline.bus, &pipeline.directory);
-    let backups = Backups::open(bus, config.backup.retention()).await?;
+    // The deduper alone: the sync state holds its digests.
+    let deduper = crate::service::deduper(config)?;
+    let (bus, directory) = crate::service::connect_servers(config).await?;
+    let handles = Handles {
+        bus: &bus,
+        directory: &directory,
+        deduper: &deduper,
+    };
+    let backups = Backups::open(&bus, config.backup.retention()).await?;
     let records = backups.records().await?;
     let chosen: Vec<Record> = match scope {
         Scope::Entry(dn) => {
@@ -67,11 +73,12 @@ pub async fn run(config: &Config, scope: &Scope, dry_run: bool) -> anyhow::Resul
     let mut restored = Vec::with_capacity(chosen.len());
     for record in chosen {
         // One entry that cannot be restored does not stop the others.
-        let done = restore(&pipeline, &backups, &record, dry_run)
+        let done = restore(&handles, &backups, &record, dry_run)
             .await
             .unwrap_or_else(|e| Restored {
                 record: record.clone(),
                 written: false,
+                failed: true,
                 note: format!("not restored: {e:#}"),
             });
         restored.push(done);
@@ -79,13 +86,24 @@ pub async fn run(config: &Config, scope: &Scope, dry_run: bool) -> anyhow::Resul
     Ok(restored)
 }
 
+/// What restoring needs: the bus, the directory and the deduper.
+struct Handles<'a> {
+    bus: &'a crate::bus::Bus,
+    directory: &'a crate::directory::Directory,
+    deduper: &'a crate::plugins::Deduper,
+}
+
 async fn restore(
-    pipeline: &crate::pipeline::Pipeline,
+    handles: &Handles<'_>,
     backups: &Backups,
     record: &Record,
     dry_run: bool,
 ) -> anyhow::Result<Restored> {
-    let (bus, directory) = (&pipeline.bus, &pipeline.directory);
+    let Handles {
+        bus,
+        directory,
+        deduper,
+    } = *handles;
     let before = backups.before(record).await?;
     let attribute = &record.attribute;
     let current = directory
@@ -112,6 +130,7 @@ async fn restore(
         return Ok(Restored {
             record: record.clone(),
             written: false,
+            failed: false,
             note: format!("already holds the value before ({})", describe(&before)),
         });
     }
@@ -119,6 +138,7 @@ async fn restore(
         return Ok(Restored {
             record: record.clone(),
             written: false,
+            failed: false,
             note: format!(
                 "would restore {} (now {})",
                 describe(&before),
@@ -129,14 +149,14 @@ async fn restore(
     let restored_md5 = before.first().map(|v| md5_hex(v)).unwrap_or_default();
     // The sync state holds the deduper's digests.
     let restored_digest = match before.first() {
-        Some(v) => pipeline.deduper.digest(v)?,
+        Some(v) => deduper.digest(v)?,
         None => String::new(),
     };
     let own = crate::backup::Record {
         entry_id: record.entry_id.clone(),
         dn: current.dn.clone(),
         attribute: attribute.clone(),
-        at_micros: crate::backup::now_micros(),
+        at_micros: crate::timestamps::now_micros(),
         event_id: format!("rollback/{}", record.event_id),
         values_before: now.len(),
         md5_before: now.iter().map(|v| md5_hex(v)).collect(),
@@ -172,6 +192,7 @@ async fn restore(
     Ok(Restored {
         record: record.clone(),
         written: true,
+        failed: false,
         note: format!("restored {} (was {})", describe(&before), describe(&now)),
     })
 }

@@ -1,43 +1,36 @@
-//! One directory-change event: a deleted entry's state is forgotten; for an added or changed
+//! The directory-change path: a deleted entry's state is forgotten; for an added or changed
 //! entry, a photo changed by someone else becomes a `photosync.photo.changed` event (only when
 //! its digest changed, never for photosync's own writes), and a photo waiting in the bucket for
-//! the entry's photo names goes through the upload pipeline.
+//! the entry's photo names goes through the upload path.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use base64::Engine as _;
-
-use super::{Clock, Disposition, Pipeline, Stop, failed, plugin_failed, reject};
+use super::Pipeline;
+use super::frame::{Clock, Ended, Stop, note_entry};
+use super::upload::{self, Upload};
 use crate::directory::Entry;
 use crate::events::{
-    ChangeCause, ChangeKind, DirectoryChange, INLINE_MAX, Outcome, PhotoChanged, PhotoRef,
-    PhotoResult, PhotoUpload,
+    ChangeCause, ChangeKind, DirectoryChange, Outcome, PhotoChanged, PhotoRef, PhotoResult,
+    PhotoUpload,
 };
-use crate::plugins::{self, Attribute};
-use crate::publish::now_rfc3339;
+use crate::plugins::Attribute;
+use crate::publish::photo_changed_event;
 use crate::state::{self, AttributeState, EntryState};
+use crate::timestamps::now_rfc3339;
 
-/// MD5 of `bytes` as lowercase hex, the digest photo-changed events promise.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    use md5::Digest as _;
-    md5::Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn parse(payload: &[u8]) -> Result<DirectoryChange, Stop> {
+/// Parses and checks a directory-change event. Pure: no I/O.
+pub(crate) fn parse(payload: &[u8]) -> Result<DirectoryChange, Stop> {
     let change: DirectoryChange = serde_json::from_slice(payload).map_err(|e| {
-        reject(format!(
+        Stop::rejected(format!(
             "the event is not a valid directory-change event ({e}); see docs/events.md"
         ))
     })?;
     if change.id.trim().is_empty() || change.entry_id.trim().is_empty() {
-        return Err(reject("the event has an empty id or entry_id".into()));
+        return Err(Stop::rejected("the event has an empty id or entry_id"));
     }
     if change.change != ChangeKind::Delete && change.dn.trim().is_empty() {
-        return Err(reject(format!(
+        return Err(Stop::rejected(format!(
             "the {} event has no dn",
             change.change.as_str()
         )));
@@ -45,111 +38,116 @@ fn parse(payload: &[u8]) -> Result<DirectoryChange, Stop> {
     Ok(change)
 }
 
-impl Pipeline {
-    /// Handles one directory-change payload on its `delivery`-th delivery.
-    pub async fn handle_directory_change(
-        &self,
-        payload: &[u8],
-        delivery: u64,
-    ) -> (PhotoResult, Disposition) {
-        let mut clock = Clock(Instant::now(), BTreeMap::new());
-        let change = parse(payload);
-        let event_id = match &change {
-            Ok(change) => plugins::clip(&change.id, 200),
-            Err(_) => super::event_id_of(payload),
-        };
-        let mut result = PhotoResult::new(event_id, delivery);
-        let outcome = match change {
-            Ok(change) => self.run_change(&change, &mut result, &mut clock).await,
-            Err(stop) => Err(stop),
-        };
-        let disposition = super::settle(&mut result, outcome);
-        super::finish_clock(&mut result, clock);
-        (result, disposition)
+/// Applies one directory change, recording what it found in `result`.
+pub(crate) async fn apply(
+    p: &Pipeline,
+    change: &DirectoryChange,
+    result: &mut PhotoResult,
+    clock: &mut Clock,
+) -> Ended {
+    result.entry_id = Some(change.entry_id.clone());
+    result.entry_dn = (!change.dn.is_empty()).then(|| change.dn.clone());
+    if change.change == ChangeKind::Delete {
+        state::remove(&p.bus, &change.entry_id)
+            .await
+            .map_err(|e| Stop::failed(e.to_string()))?;
+        result.reason = Some(
+            "the entry was deleted: its sync state is forgotten; its photos stay in the bucket"
+                .into(),
+        );
+        return Ok(Outcome::Unchanged);
     }
+    let resync = change.change == ChangeKind::Resync;
+    if resync {
+        // Forget what photosync decided and saw; keep the upload order and any claim, so an
+        // upload in flight is neither undone nor overtaken by an older stored photo.
+        state::update(&p.bus, &change.entry_id, |s| {
+            s.attributes.clear();
+            s.names = None;
+        })
+        .await
+        .map_err(|e| Stop::failed(e.to_string()))?;
+    }
+    let t = Instant::now();
+    let entry = read_entry(p, change).await;
+    clock.lap("search", t);
+    let entry = match entry? {
+        Ok(entry) => entry,
+        Err(nothing_to_do) => {
+            result.reason = Some(nothing_to_do);
+            return Ok(Outcome::Unchanged);
+        }
+    };
+    result.entry_dn = Some(entry.dn.clone());
+    note_entry(&entry.dn);
+    let (next, mut notes) = p.note_photos(change, &entry, resync).await?;
+    let (outcome, mut more) = p.waiting_photo(change, &entry, &next, result, clock).await?;
+    notes.append(&mut more);
+    if !notes.is_empty() {
+        let mut all = result.reason.take().map(|r| vec![r]).unwrap_or_default();
+        all.extend(notes);
+        result.reason = Some(all.join("; "));
+    }
+    Ok(outcome)
+}
 
-    async fn run_change(
+/// The changed entry with all its attributes, or why there is nothing to do (it is gone, out
+/// of scope, or another entry now).
+async fn read_entry(p: &Pipeline, change: &DirectoryChange) -> Result<Result<Entry, String>, Stop> {
+    let mut wanted = vec!["*".to_owned()];
+    wanted.extend(p.attribute_names_owned());
+    let entry = p
+        .directory
+        .read(&change.dn, &wanted)
+        .await
+        .map_err(|e| Stop::directory(&e))?;
+    Ok(match entry {
+        None => Err(format!(
+            "the entry {} no longer exists or is out of scope; nothing to do",
+            change.dn
+        )),
+        Some(entry) if entry.id != change.entry_id => Err(format!(
+            "the entry at {} is now {}, not {} (renamed or replaced since); nothing to do",
+            entry.dn, entry.id, change.entry_id
+        )),
+        Some(entry) => Ok(entry),
+    })
+}
+
+impl Pipeline {
+    /// Notes the entry's photos as seen in the directory, publishing a photo-changed event for
+    /// each one someone else changed (a resync takes them as they are: nobody knows who set
+    /// them). Returns the state saved and notes for the result.
+    async fn note_photos(
         &self,
         change: &DirectoryChange,
-        result: &mut PhotoResult,
-        clock: &mut Clock,
-    ) -> Result<Outcome, Stop> {
-        result.entry_id = Some(change.entry_id.clone());
-        result.entry_dn = (!change.dn.is_empty()).then(|| change.dn.clone());
-        if change.change == ChangeKind::Delete {
-            state::remove(&self.bus, &change.entry_id)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-            result.reason = Some(
-                "the entry was deleted: its sync state is forgotten; its photos stay in the bucket"
-                    .into(),
-            );
-            return Ok(Outcome::Unchanged);
-        }
-        let resync = change.change == ChangeKind::Resync;
-        if resync {
-            // Forget what photosync decided and saw; keep the upload order and any claim, so an
-            // upload in flight is neither undone nor overtaken by an older stored photo.
-            state::update(&self.bus, &change.entry_id, |s| {
-                s.attributes.clear();
-                s.names = None;
-            })
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        }
-        let t = Instant::now();
-        let mut wanted = vec!["*".to_owned()];
-        wanted.extend(self.profiles.iter().map(|p| p.attribute.clone()));
-        let entry = self
-            .directory
-            .read(&change.dn, &wanted)
-            .await
-            .map_err(|e| super::directory_failed(&e))?;
-        clock.lap("search", t);
-        let Some(entry) = entry else {
-            result.reason = Some(format!(
-                "the entry {} no longer exists or is out of scope; nothing to do",
-                change.dn
-            ));
-            return Ok(Outcome::Unchanged);
-        };
-        if entry.id != change.entry_id {
-            result.reason = Some(format!(
-                "the entry at {} is now {}, not {} (renamed or replaced since); nothing to do",
-                entry.dn, entry.id, change.entry_id
-            ));
-            return Ok(Outcome::Unchanged);
-        }
-        result.entry_dn = Some(entry.dn.clone());
+        entry: &Entry,
+        resync: bool,
+    ) -> Result<(EntryState, Vec<String>), Stop> {
         // The state is read after the entry: if the entry already shows a photo photosync is
         // writing, the state read now has it at least as pending.
         let previous = state::load(&self.bus, &entry.id)
             .await
-            .map_err(|e| failed(e.to_string()))?
+            .map_err(|e| Stop::failed(e.to_string()))?
             .unwrap_or_default();
         let mut notes = Vec::new();
         let mut seen = Vec::new();
-        for profile in &self.profiles {
-            let attribute = &profile.attribute;
+        for attribute in self.attribute_names() {
             if resync {
-                // A resync takes the photos as they are (nobody knows who set them): noted,
-                // not published.
                 let digest = entry
                     .values
                     .get(&attribute.to_ascii_lowercase())
                     .and_then(|v| v.first())
                     .map(|v| self.deduper.digest(v))
                     .transpose()
-                    .map_err(plugin_failed)?;
-                seen.push((attribute.clone(), digest));
+                    .map_err(Stop::plugin)?;
+                seen.push((attribute.to_owned(), digest));
                 continue;
             }
-            let (digest, note) = self
-                .photo_seen(change, &entry, attribute, &previous)
-                .await?;
+            let (digest, note) = self.photo_seen(change, entry, attribute, &previous).await?;
             notes.extend(note);
             if let Some(digest) = digest {
-                seen.push((attribute.clone(), digest));
+                seen.push((attribute.to_owned(), digest));
             }
         }
         let next = state::update(&self.bus, &entry.id, |s| {
@@ -164,21 +162,8 @@ impl Pipeline {
             }
         })
         .await
-        .map_err(|e| failed(e.to_string()))?;
-        let outcome = self
-            .waiting_photo(change, &entry, &next, result, clock)
-            .await;
-        let (outcome, mut reason) = match outcome {
-            Ok(done) => done,
-            Err(stop) => return Err(stop),
-        };
-        notes.append(&mut reason);
-        if !notes.is_empty() {
-            let mut all = result.reason.take().map(|r| vec![r]).unwrap_or_default();
-            all.extend(notes);
-            result.reason = Some(all.join("; "));
-        }
-        Ok(outcome)
+        .map_err(|e| Stop::failed(e.to_string()))?;
+        Ok((next, notes))
     }
 
     /// Compares a photo attribute's value with what photosync last saw or wrote, and publishes
@@ -198,7 +183,7 @@ impl Pipeline {
         let digest = value
             .map(|v| self.deduper.digest(v))
             .transpose()
-            .map_err(plugin_failed)?;
+            .map_err(Stop::plugin)?;
         let known = previous.attributes.get(attribute);
         if digest == known.and_then(|s| s.directory_digest.clone())
             || (known.is_none() && digest.is_none())
@@ -241,11 +226,11 @@ impl Pipeline {
             ChangeCause::Directory,
         )
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| Stop::failed(e.to_string()))?;
         self.bus
             .publish_photo_changed(&event)
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| Stop::failed(e.to_string()))?;
         Ok(event)
     }
 
@@ -263,7 +248,7 @@ impl Pipeline {
         let names = self
             .matcher
             .photo_names(&entry_attributes(entry))
-            .map_err(plugin_failed)?;
+            .map_err(Stop::plugin)?;
         clock.lap("match", t);
         if current.names.as_ref() == Some(&names) {
             return Ok((Outcome::Unchanged, vec![]));
@@ -273,7 +258,7 @@ impl Pipeline {
         for name in &names {
             if let Some(found) = state::find_photo(&self.bus, name)
                 .await
-                .map_err(|e| failed(e.to_string()))?
+                .map_err(|e| Stop::failed(e.to_string()))?
                 && stored.as_ref().is_none_or(|s| found.sequence > s.sequence)
             {
                 stored = Some(found);
@@ -302,7 +287,12 @@ impl Pipeline {
                     photo: PhotoRef::Object(found.object.clone()),
                     photo_digest: None,
                 };
-                let outcome = self.run(upload, found.sequence, result, clock).await?;
+                let upload = Upload {
+                    event: upload,
+                    sequence: found.sequence,
+                    given: None,
+                };
+                let outcome = upload::apply(self, upload, result, clock).await?;
                 (outcome, vec![])
             }
         };
@@ -312,7 +302,7 @@ impl Pipeline {
             s.names = Some(names.clone());
         })
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| Stop::failed(e.to_string()))?;
         Ok(outcome)
     }
 }
@@ -333,38 +323,4 @@ fn entry_attributes(entry: &Entry) -> Vec<Attribute> {
             })
         })
         .collect()
-}
-
-/// A photo-changed event for one attribute of an entry; a photo too large to travel inline is
-/// put in the photo bucket.
-pub async fn photo_changed_event(
-    bus: &crate::bus::Bus,
-    id: String,
-    entry: &Entry,
-    attribute: &str,
-    value: Option<&Vec<u8>>,
-    cause: ChangeCause,
-) -> Result<PhotoChanged, crate::bus::BusError> {
-    let photo = match value {
-        None => None,
-        Some(bytes) if bytes.len() <= INLINE_MAX => Some(PhotoRef::Inline(
-            base64::engine::general_purpose::STANDARD.encode(bytes),
-        )),
-        Some(bytes) => {
-            let name = format!("directory/{}/{attribute}.jpg", entry.id);
-            bus.put_photo(&name, bytes).await?;
-            Some(PhotoRef::Object(name))
-        }
-    };
-    Ok(PhotoChanged {
-        id,
-        entry_id: entry.id.clone(),
-        dn: entry.dn.clone(),
-        attribute: attribute.to_owned(),
-        md5: value.map(|v| md5_hex(v)),
-        bytes: value.map_or(0, Vec::len),
-        photo,
-        cause,
-        changed_at: now_rfc3339(),
-    })
 }

@@ -19,19 +19,27 @@ pub fn default_dir() -> Option<PathBuf> {
     Some(base.join("photosync").join("plugins"))
 }
 
-/// A directory of compiled components.
+/// The read-only folder of plugins compiled ahead of time (a container image's), from
+/// `PHOTOSYNC_PLUGIN_PRECOMPILED_DIR`.
+pub fn precompiled_dir() -> Option<PathBuf> {
+    std::env::var_os("PHOTOSYNC_PLUGIN_PRECOMPILED_DIR").map(PathBuf::from)
+}
+
+/// A directory of compiled components, and optionally a read-only one looked in first.
 #[derive(Debug)]
 pub(crate) struct CodeCache {
     dir: PathBuf,
+    precompiled: Option<PathBuf>,
     engine_key: String,
 }
 
 impl CodeCache {
-    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+    pub fn new(dir: PathBuf, precompiled: Option<PathBuf>, engine: &Engine) -> Self {
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         Self {
             dir,
+            precompiled,
             engine_key: format!("{:016x}", h.finish()),
         }
     }
@@ -40,7 +48,19 @@ impl CodeCache {
     pub fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Component> {
         let digest = Sha256::digest(wasm);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let path = self.dir.join(format!("{hex}-{}.cwasm", self.engine_key));
+        let file = format!("{hex}-{}.cwasm", self.engine_key);
+        if let Some(path) = self.precompiled.as_ref().map(|d| d.join(&file))
+            && path.is_file()
+        {
+            // SAFETY: as below; the precompiled folder is the image's own, read-only.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "Ignoring an unusable precompiled plugin: {e}.")
+                }
+            }
+        }
+        let path = self.dir.join(file);
         if path.is_file() {
             // SAFETY: the file was written by `Component::serialize` of an engine with the same
             // compatibility hash (it is in the name) into a directory only photosync writes to.

@@ -2,8 +2,10 @@
 
 use super::bindings::matcher::MatcherPluginPre;
 use super::bindings::matcher::exports::photosync::plugin::matcher as wit;
-use super::runtime::{Loaded, Runtime};
-use super::{Attribute, PluginError, PluginSpec, Role, Setting};
+use super::runtime::Runtime;
+use super::store::PluginState;
+use super::typed::Typed;
+use super::{Attribute, PluginError, PluginSpec, Role};
 
 pub use wit::{Criterion, MatchOutcome, PhotoInfo};
 
@@ -13,45 +15,32 @@ const MAX_CRITERIA: usize = 16;
 const MAX_NAMES: usize = 64;
 
 /// A loaded matcher plugin.
+#[derive(Debug)]
 pub struct Matcher {
-    loaded: Loaded,
-    pre: MatcherPluginPre<super::state::PluginState>,
-    settings: Vec<Setting>,
-}
-
-impl std::fmt::Debug for Matcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Matcher")
-            .field("plugin", &self.loaded.name)
-            .finish_non_exhaustive()
-    }
+    plugin: Typed<MatcherPluginPre<PluginState>>,
 }
 
 impl Matcher {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
-        let (loaded, pre) = spec.load(runtime, Role::Matcher, MatcherPluginPre::new)?;
-        Ok(Self {
-            loaded,
-            pre,
-            settings: spec.settings_list(),
-        })
+        let plugin = Typed::load(runtime, spec, Role::Matcher, MatcherPluginPre::new)?;
+        Ok(Self { plugin })
     }
 
     /// The plugin's name.
     pub fn name(&self) -> &str {
-        &self.loaded.name
+        self.plugin.name()
     }
 
     /// Match criteria for a photo, or the plugin's reason why there are none.
     pub fn match_photo(&self, photo: &PhotoInfo) -> Result<MatchOutcome, PluginError> {
-        let answer = self.loaded.call(|store| {
-            let plugin = self.pre.instantiate(&mut *store)?;
+        let answer = self.plugin.loaded.call(|store| {
+            let plugin = self.plugin.pre.instantiate(&mut *store)?;
             plugin
                 .photosync_plugin_matcher()
-                .call_match_photo(&mut *store, &self.settings, photo)
+                .call_match_photo(&mut *store, &self.plugin.settings, photo)
         })?;
-        let outcome = answer.map_err(|e| self.reported(e))?;
+        let outcome = answer.map_err(|e| self.plugin.reported(e))?;
         if let MatchOutcome::Criteria(criteria) = &outcome {
             self.check_criteria(criteria)?;
         }
@@ -60,15 +49,15 @@ impl Matcher {
 
     /// The photo names that would belong to a directory entry with these attributes.
     pub fn photo_names(&self, entry: &[Attribute]) -> Result<Vec<String>, PluginError> {
-        let answer = self.loaded.call(|store| {
-            let plugin = self.pre.instantiate(&mut *store)?;
+        let answer = self.plugin.loaded.call(|store| {
+            let plugin = self.plugin.pre.instantiate(&mut *store)?;
             plugin
                 .photosync_plugin_matcher()
-                .call_photo_names(&mut *store, &self.settings, entry)
+                .call_photo_names(&mut *store, &self.plugin.settings, entry)
         })?;
-        let names = answer.map_err(|e| self.reported(e))?;
+        let names = answer.map_err(|e| self.plugin.reported(e))?;
         if names.len() > MAX_NAMES {
-            return Err(self.malformed(format!(
+            return Err(self.plugin.malformed(format!(
                 "it returned {} photo names, more than {MAX_NAMES}",
                 names.len()
             )));
@@ -78,47 +67,25 @@ impl Matcher {
 
     fn check_criteria(&self, criteria: &[Criterion]) -> Result<(), PluginError> {
         if criteria.is_empty() {
-            return Err(self.malformed(
+            return Err(self.plugin.malformed(
                 "it returned an empty list of criteria (use no-criteria instead)".into(),
             ));
         }
         if criteria.len() > MAX_CRITERIA {
-            return Err(self.malformed(format!(
+            return Err(self.plugin.malformed(format!(
                 "it returned {} criteria, more than {MAX_CRITERIA}",
                 criteria.len()
             )));
         }
         match criteria.iter().find(|c| !is_attribute_name(&c.attribute)) {
             Some(bad) => {
-                Err(self.malformed(format!("{:?} is not an LDAP attribute name", bad.attribute)))
+                Err(self.plugin.malformed(format!("{:?} is not an LDAP attribute name", bad.attribute)))
             }
             None => Ok(()),
         }
     }
 
-    fn malformed(&self, reason: String) -> PluginError {
-        PluginError::MalformedResult {
-            plugin: self.loaded.name.to_string(),
-            reason,
-        }
-    }
 
-    fn reported(&self, e: super::bindings::types::PluginError) -> PluginError {
-        reported(&self.loaded.name, e)
-    }
-}
-
-/// Turns a plugin's own error into a [`PluginError::Reported`].
-pub(crate) fn reported(plugin: &str, e: super::bindings::types::PluginError) -> PluginError {
-    use super::bindings::types::PluginError as Wit;
-    let reason = match e {
-        Wit::InvalidSetting(r) => format!("invalid setting: {}", super::state::clip(&r, 500)),
-        Wit::Internal(r) => super::state::clip(&r, 500),
-    };
-    PluginError::Reported {
-        plugin: plugin.to_owned(),
-        reason,
-    }
 }
 
 /// An LDAP attribute description: a name (letter, then letters, digits, hyphens) or a numeric

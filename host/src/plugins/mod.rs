@@ -13,8 +13,9 @@ pub mod inspect;
 pub mod jpeg;
 mod matcher;
 mod runtime;
-mod state;
+mod store;
 mod transformer;
+mod typed;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,7 +26,6 @@ pub use error::PluginError;
 pub use inspect::Role;
 pub use matcher::{Criterion, MatchOutcome, Matcher, PhotoInfo, is_attribute_name};
 pub use runtime::{Runtime, RuntimeOptions};
-pub use state::clip;
 pub use transformer::{
     Fit, Profile, Rejection, Rendition, Transformer, describe as transformer_describe,
 };
@@ -99,7 +99,7 @@ impl PluginSpec {
         }
     }
 
-    fn settings_list(&self) -> Vec<Setting> {
+    pub(crate) fn settings_list(&self) -> Vec<Setting> {
         self.settings
             .iter()
             .map(|(key, value)| Setting {
@@ -111,11 +111,11 @@ impl PluginSpec {
 
     /// Loads the plugin for `role` and makes its typed pre-instance with `typed` (the world's
     /// generated `…Pre::new`).
-    fn load<P>(
+    pub(crate) fn load<P>(
         &self,
         runtime: &Runtime,
         role: Role,
-        typed: impl FnOnce(wasmtime::component::InstancePre<state::PluginState>) -> wasmtime::Result<P>,
+        typed: impl FnOnce(wasmtime::component::InstancePre<store::PluginState>) -> wasmtime::Result<P>,
     ) -> Result<(runtime::Loaded, P), PluginError> {
         let wasm = self.source.read(&self.name)?;
         let loaded = runtime.load(&self.name, &wasm, role, self.limits)?;

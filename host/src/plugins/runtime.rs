@@ -12,7 +12,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::cache::CodeCache;
 use super::error::PluginError;
 use super::inspect::{self, Role};
-use super::state::{MemoryCapExceeded, PluginState};
+use super::store::{MemoryCapExceeded, PluginState};
 use super::{Limits, bindings};
 
 /// How often the epoch advances; CPU deadlines are counted in these ticks.
@@ -33,6 +33,8 @@ pub struct RuntimeOptions {
     pub slots: u32,
     /// Where compiled plugin code is cached; `None` compiles on every start.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// A read-only folder of plugins compiled ahead of time, looked in before `cache_dir`.
+    pub precompiled_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RuntimeOptions {
@@ -41,6 +43,7 @@ impl Default for RuntimeOptions {
             max_memory_mib: 1024,
             slots: 64,
             cache_dir: super::cache::default_dir(),
+            precompiled_dir: super::cache::precompiled_dir(),
         }
     }
 }
@@ -130,7 +133,7 @@ impl Runtime {
         let cache = options
             .cache_dir
             .as_ref()
-            .map(|dir| CodeCache::new(dir.clone(), &engine));
+            .map(|dir| CodeCache::new(dir.clone(), options.precompiled_dir.clone(), &engine));
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
@@ -282,7 +285,7 @@ impl Loaded {
             }
             None => PluginError::Crashed {
                 plugin,
-                reason: super::state::clip(&format!("{error:#}"), 500),
+                reason: crate::text::clip(&format!("{error:#}"), 500),
             },
         }
     }

@@ -1,6 +1,7 @@
 //! What a plugin's store holds during one call: an empty WASI context, the memory cap and the
 //! plugin's log budget. Nothing in it outlives the call.
 
+use crate::text::clip;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;

@@ -2,40 +2,29 @@
 
 use super::bindings::transformer::TransformerPluginPre;
 use super::bindings::transformer::exports::photosync::plugin::transformer as wit;
-use super::runtime::{Loaded, Runtime};
-use super::{PluginError, PluginSpec, Role, Setting, jpeg};
+use super::runtime::Runtime;
+use super::store::PluginState;
+use super::typed::Typed;
+use super::{PluginError, PluginSpec, Role, jpeg};
 
 pub use wit::{Fit, Profile, Rejection, Rendition};
 
 /// A loaded transformer plugin.
+#[derive(Debug)]
 pub struct Transformer {
-    loaded: Loaded,
-    pre: TransformerPluginPre<super::state::PluginState>,
-    settings: Vec<Setting>,
-}
-
-impl std::fmt::Debug for Transformer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transformer")
-            .field("plugin", &self.loaded.name)
-            .finish_non_exhaustive()
-    }
+    plugin: Typed<TransformerPluginPre<PluginState>>,
 }
 
 impl Transformer {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
-        let (loaded, pre) = spec.load(runtime, Role::Transformer, TransformerPluginPre::new)?;
-        Ok(Self {
-            loaded,
-            pre,
-            settings: spec.settings_list(),
-        })
+        let plugin = Typed::load(runtime, spec, Role::Transformer, TransformerPluginPre::new)?;
+        Ok(Self { plugin })
     }
 
     /// The plugin's name.
     pub fn name(&self) -> &str {
-        &self.loaded.name
+        self.plugin.name()
     }
 
     /// Turns `photo` into a rendition for `profile`. The outer error is the plugin failing; the
@@ -45,11 +34,11 @@ impl Transformer {
         photo: &[u8],
         profile: &Profile,
     ) -> Result<Result<Rendition, Rejection>, PluginError> {
-        let answer = self.loaded.call(|store| {
-            let plugin = self.pre.instantiate(&mut *store)?;
+        let answer = self.plugin.loaded.call(|store| {
+            let plugin = self.plugin.pre.instantiate(&mut *store)?;
             plugin.photosync_plugin_transformer().call_transform(
                 &mut *store,
-                &self.settings,
+                &self.plugin.settings,
                 photo,
                 profile,
             )
@@ -64,10 +53,7 @@ impl Transformer {
     }
 
     fn check(&self, r: &Rendition, profile: &Profile) -> Result<(), PluginError> {
-        let malformed = |reason: String| PluginError::MalformedResult {
-            plugin: self.loaded.name.to_string(),
-            reason,
-        };
+        let malformed = |reason: String| self.plugin.malformed(reason);
         let info = jpeg::inspect(&r.jpeg)
             .map_err(|e| malformed(format!("the rendition is not a JPEG: {e}")))?;
         if !info.baseline {
@@ -108,7 +94,7 @@ impl Transformer {
 
 /// A sentence describing a rejection, for results and logs.
 pub fn describe(rejection: &Rejection) -> String {
-    let clip = |s: &str| super::state::clip(s, 500);
+    let clip = |s: &str| crate::text::clip(s, 500);
     match rejection {
         Rejection::UnsupportedFormat(r) => format!("unsupported image format: {}", clip(r)),
         Rejection::Corrupt(r) => format!("the image is damaged: {}", clip(r)),

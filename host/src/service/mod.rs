@@ -15,7 +15,7 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{AckPolicy, pull as pull_config};
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull as pull_config};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
@@ -37,52 +37,41 @@ pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let plugins = plugins(&config)?;
-    let bus = connect_bus(&config).await?;
-    let pipeline = Arc::new(wiring::assemble(&config, plugins, bus.clone(), false).await?);
-    let stream = bus.js.get_stream(events::EVENTS_STREAM).await?;
-    let consumer = |name: &str, subject: &str| pull_config::Config {
-        durable_name: Some(name.into()),
-        ack_policy: AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(config.worker.ack_wait_secs),
-        max_deliver: config.worker.max_deliver,
-        filter_subject: subject.into(),
-        ..Default::default()
+    let mut shutdown = std::pin::pin!(shutdown);
+    let start = async {
+        let plugins = plugins(&config)?;
+        let bus = connect_bus(&config).await?;
+        let pipeline = Arc::new(wiring::assemble(&config, plugins, bus.clone(), false).await?);
+        let consumers = consumers(&config, &bus).await?;
+        anyhow::Ok((bus, pipeline, consumers))
     };
-    let uploads =
-        ensure_consumer(&stream, consumer(events::CONSUMER, events::PHOTO_UPLOADED)).await?;
-    let changes = ensure_consumer(
-        &stream,
-        consumer(events::DIRECTORY_CONSUMER, events::DIRECTORY_CHANGED),
-    )
-    .await?;
+    // Stopped while starting (a container stopped before NATS answered): nothing to hand back.
+    let (bus, pipeline, [uploads, changes]) = tokio::select! {
+        started = start => started?,
+        () = &mut shutdown => {
+            tracing::info!("Stopped while starting.");
+            return Ok(());
+        }
+    };
     let observed = [uploads.clone(), changes.clone()];
     let (stop_watcher, watcher_stopped) = tokio::sync::watch::channel(false);
     let watcher = config.watcher.enabled.then(|| {
-        let bus = bus.clone();
-        let settings = config.watcher.clone();
-        let mut stopped = watcher_stopped.clone();
         // A connection of its own: the pipeline's is dropped and re-made on its errors.
         let directory = pipeline.another_directory();
+        let (bus, settings, mut stopped) = (bus.clone(), config.watcher.clone(), watcher_stopped);
         tokio::spawn(async move {
-            crate::watcher::watch(&directory, &bus, &settings, async move {
+            let stopped = async move {
                 let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await;
+            };
+            crate::watcher::watch(&directory, &bus, &settings, stopped).await;
         })
     });
     let health = Arc::new(Health::default());
-    if let Some(addr) = &config.worker.http {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot serve HTTP on {addr} (worker.http): {e}"))?;
-        tracing::info!(%addr, "Serving /healthz, /readyz and /metrics.");
-        tokio::spawn(crate::health::serve(listener, health.clone()));
-    }
+    serve_health(&config, &health).await?;
     let observer = tokio::spawn(observe(bus.clone(), health.clone(), observed));
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let worker = Arc::new(Worker {
-        pipeline: pipeline.clone(),
+        pipeline,
         bus: bus.clone(),
         health,
         retry: retry_policy(&config),
@@ -106,33 +95,11 @@ pub async fn run(
             stop: pulling_stopped.clone(),
         }))
     };
-    let mut pullers = [
+    let pullers = [
         puller(uploads, Kind::Upload),
         puller(changes, Kind::DirectoryChange),
     ];
-    // A puller ends only when told to; one that ends by itself (a bug) stops the worker with
-    // an error, so that its supervisor restarts it rather than it idling half-deaf.
-    let [uploads_pulling, changes_pulling] = &mut pullers;
-    let broken = tokio::select! {
-        () = shutdown => None,
-        _ = uploads_pulling => Some("photo-upload"),
-        _ = changes_pulling => Some("directory-change"),
-    };
-    match broken {
-        None => tracing::info!("Stopping: no new events; waiting for events in flight."),
-        Some(which) => tracing::error!(
-            "Pulling {which} events stopped unexpectedly; stopping the worker. Please report this."
-        ),
-    }
-    let _ = stop_pulling.send(true);
-    let mut handed_back = 0;
-    for puller in pullers.into_iter().filter(|p| !p.is_finished()) {
-        handed_back += puller.await.unwrap_or(0);
-    }
-    tracing::info!(
-        handed_back,
-        "Handed back the events pulled but not started."
-    );
+    let broken = stop_pullers(pullers, shutdown, stop_pulling).await;
     let _ = stopping_tx.send(true);
     let _ = stop_watcher.send(true);
     if let Some(watcher) = watcher {
@@ -151,6 +118,69 @@ pub async fn run(
         None => Ok(()),
         Some(which) => anyhow::bail!("pulling {which} events stopped unexpectedly"),
     }
+}
+
+/// The two durable consumers, photo uploads and directory changes, as configured.
+async fn consumers(config: &Config, bus: &crate::bus::Bus) -> anyhow::Result<[PullConsumer; 2]> {
+    let stream = bus.js.get_stream(events::EVENTS_STREAM).await?;
+    let consumer = |name: &str, subject: &str| pull_config::Config {
+        durable_name: Some(name.into()),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(config.worker.ack_wait_secs),
+        max_deliver: config.worker.max_deliver,
+        filter_subject: subject.into(),
+        ..Default::default()
+    };
+    let uploads =
+        ensure_consumer(&stream, consumer(events::CONSUMER, events::PHOTO_UPLOADED)).await?;
+    let changes = ensure_consumer(
+        &stream,
+        consumer(events::DIRECTORY_CONSUMER, events::DIRECTORY_CHANGED),
+    )
+    .await?;
+    Ok([uploads, changes])
+}
+
+/// Serves /healthz, /readyz and /metrics on `worker.http`, when set.
+async fn serve_health(config: &Config, health: &Arc<Health>) -> anyhow::Result<()> {
+    if let Some(addr) = &config.worker.http {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot serve HTTP on {addr} (worker.http): {e}"))?;
+        tracing::info!(%addr, "Serving /healthz, /readyz and /metrics.");
+        tokio::spawn(crate::health::serve(listener, health.clone()));
+    }
+    Ok(())
+}
+
+/// Waits for `shutdown`, then stops the pullers and waits for them to hand back what they
+/// pulled but did not start. A puller ends only when told to; one that ends by itself (a bug)
+/// stops the worker with an error, so that its supervisor restarts it rather than it idling
+/// half-deaf: returns which.
+async fn stop_pullers(
+    mut pullers: [tokio::task::JoinHandle<usize>; 2],
+    shutdown: impl std::future::Future<Output = ()>,
+    stop_pulling: tokio::sync::watch::Sender<bool>,
+) -> Option<&'static str> {
+    let [uploads_pulling, changes_pulling] = &mut pullers;
+    let broken = tokio::select! {
+        () = shutdown => None,
+        _ = uploads_pulling => Some("photo-upload"),
+        _ = changes_pulling => Some("directory-change"),
+    };
+    match broken {
+        None => tracing::info!("Stopping: no new events; waiting for events in flight."),
+        Some(which) => tracing::error!(
+            "Pulling {which} events stopped unexpectedly; stopping the worker. Please report this."
+        ),
+    }
+    let _ = stop_pulling.send(true);
+    let mut handed_back = 0;
+    for puller in pullers.into_iter().filter(|p| !p.is_finished()) {
+        handed_back += puller.await.unwrap_or(0);
+    }
+    tracing::info!(handed_back, "Handed back the events pulled but not started.");
+    broken
 }
 
 /// The durable consumer, created if missing; an existing one whose ack wait or maximum
@@ -190,7 +220,7 @@ async fn ensure_consumer(
 async fn observe(
     bus: crate::bus::Bus,
     health: Arc<Health>,
-    mut consumers: [async_nats::jetstream::consumer::PullConsumer; 2],
+    mut consumers: [PullConsumer; 2],
 ) {
     loop {
         let connected =

@@ -11,7 +11,7 @@
 //! to bring an empty copy up to date are not changes and are not published
 //! (`photosync export --all` publishes everyone's current photo once).
 
-pub mod ber;
+pub mod sync_values;
 mod usn;
 
 use std::future::Future;
@@ -25,7 +25,7 @@ use crate::bus::Bus;
 use crate::config::WatcherConfig;
 use crate::directory::{Directory, DirectoryError};
 use crate::events::{ChangeKind, DirectoryChange};
-use crate::publish::now_rfc3339;
+use crate::timestamps::now_rfc3339;
 use crate::state;
 
 const SYNC_STATE_OID: &str = "1.3.6.1.4.1.4203.1.9.1.2";
@@ -170,7 +170,7 @@ impl<'a> Watcher<'a> {
             if control.1.ctype == SYNC_DONE_OID
                 && let Some(value) = &control.1.val
             {
-                match ber::sync_done(value) {
+                match sync_values::sync_done(value) {
                     Ok(Some(cookie)) => self.save_cookie(&cookie).await?,
                     Ok(None) => {}
                     Err(e) => tracing::warn!("Ignoring a sync done control: {e}."),
@@ -216,7 +216,7 @@ impl<'a> Watcher<'a> {
                 tracing::warn!("Ignoring an intermediate message without a value.");
                 return Ok(());
             };
-            return match ber::sync_info(&value) {
+            return match sync_values::sync_info(&value) {
                 Ok(info) => self.info(session, info).await,
                 Err(e) => {
                     tracing::warn!("Ignoring a sync info message: {e}.");
@@ -232,7 +232,7 @@ impl<'a> Watcher<'a> {
             .iter()
             .find(|c| c.1.ctype == SYNC_STATE_OID)
             .and_then(|c| c.1.val.as_deref())
-            .map(ber::sync_state);
+            .map(sync_values::sync_state);
         let state = match state {
             Some(Ok(state)) => state,
             Some(Err(e)) => {
@@ -245,21 +245,21 @@ impl<'a> Watcher<'a> {
             }
         };
         let entry = SearchEntry::construct(item);
-        let entry_id = ber::uuid_string(&state.entry_uuid);
+        let entry_id = sync_values::uuid_string(&state.entry_uuid);
         let csn = entry
             .attrs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("entryCSN"))
             .and_then(|(_, v)| v.first().cloned());
         let kind = match state.state {
-            ber::EntryState::Present => None,
+            sync_values::EntryState::Present => None,
             _ if session.baseline => {
                 session.skipped += 1;
                 None
             }
-            ber::EntryState::Add => Some(ChangeKind::Add),
-            ber::EntryState::Modify => Some(ChangeKind::Modify),
-            ber::EntryState::Delete => Some(ChangeKind::Delete),
+            sync_values::EntryState::Add => Some(ChangeKind::Add),
+            sync_values::EntryState::Modify => Some(ChangeKind::Modify),
+            sync_values::EntryState::Delete => Some(ChangeKind::Delete),
         };
         if let Some(kind) = kind {
             let stamp = csn
@@ -274,10 +274,10 @@ impl<'a> Watcher<'a> {
         Ok(())
     }
 
-    async fn info(&self, session: &mut Session, info: ber::SyncInfo) -> Result<(), WatchError> {
+    async fn info(&self, session: &mut Session, info: sync_values::SyncInfo) -> Result<(), WatchError> {
         match info {
-            ber::SyncInfo::NewCookie(cookie) => self.advance(session, cookie).await,
-            ber::SyncInfo::RefreshEnd { cookie, done } => {
+            sync_values::SyncInfo::NewCookie(cookie) => self.advance(session, cookie).await,
+            sync_values::SyncInfo::RefreshEnd { cookie, done } => {
                 if done && session.baseline {
                     tracing::info!(
                         entries = session.skipped,
@@ -290,7 +290,7 @@ impl<'a> Watcher<'a> {
                     None => Ok(()),
                 }
             }
-            ber::SyncInfo::IdSet {
+            sync_values::SyncInfo::IdSet {
                 cookie,
                 deletes,
                 uuids,
@@ -301,7 +301,7 @@ impl<'a> Watcher<'a> {
                         .map(cookie_csn)
                         .unwrap_or_else(now_rfc3339);
                     for uuid in &uuids {
-                        let entry_id = ber::uuid_string(uuid);
+                        let entry_id = sync_values::uuid_string(uuid);
                         let dn = state::load(self.bus, &entry_id)
                             .await?
                             .map(|s| s.dn)

@@ -1,16 +1,17 @@
-//! The event's source photo: its bytes, fetched only when a rendition needs them, and its
-//! deduper digest. A photo in the bucket is known by its content digest (SHA-256, checked by
-//! the object store client as the bytes are read; declared by the event or asked of the
-//! bucket), so a photo sent again unchanged is decided from a remembered digest without reading
-//! megabytes from the bucket.
+//! Stage 2, fetch: the event's photo and its deduper digest. Inline bytes are decoded; a
+//! photo in the bucket is known by its content digest (SHA-256, checked by the object store
+//! client as the bytes are read; declared by the event or asked of the bucket), so a photo sent
+//! again unchanged is decided from a remembered digest without reading megabytes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use base64::Engine as _;
 
-use super::{Pipeline, Stop, failed, plugin_failed, reject};
+use crate::bus::{Bus, StoredPhoto};
 use crate::events::{PHOTOS_BUCKET, PhotoRef, PhotoUpload};
+use crate::pipeline::Pipeline;
+use crate::pipeline::frame::Stop;
 
 /// How many content digests are remembered (about 150 bytes each).
 const REMEMBERED: usize = 100_000;
@@ -55,14 +56,11 @@ impl Digests {
 enum Bytes {
     Here(Vec<u8>),
     /// In the bucket under this name, with the content digest the source digest belongs to.
-    Stored {
-        name: String,
-        content: String,
-    },
+    Stored { name: String, content: String },
 }
 
 /// The source photo of one event.
-pub(super) struct Source {
+pub(crate) struct Source {
     bytes: Bytes,
     /// The deduper's digest of the bytes.
     pub digest: String,
@@ -70,9 +68,9 @@ pub(super) struct Source {
 
 impl Source {
     /// The bytes, read from the bucket on first use.
-    pub async fn bytes(&mut self, pipeline: &Pipeline) -> Result<&[u8], Stop> {
+    pub async fn bytes(&mut self, bus: &Bus) -> Result<&[u8], Stop> {
         if let Bytes::Stored { name, content } = &self.bytes {
-            let stored = fetch(pipeline, name, Some(content)).await?;
+            let stored = read(bus, name, Some(content)).await?;
             self.bytes = Bytes::Here(stored.bytes);
         }
         match &self.bytes {
@@ -82,20 +80,63 @@ impl Source {
     }
 }
 
+/// The event's photo and its digest; `given` bytes (a dry run's file) are taken as they are.
+/// A bucket photo whose content was seen before is not read.
+pub(crate) async fn fetch(
+    p: &Pipeline,
+    event: &PhotoUpload,
+    given: Option<Vec<u8>>,
+) -> Result<Source, Stop> {
+    let here = |bytes: Vec<u8>| -> Result<Source, Stop> {
+        let digest = p.deduper.digest(&bytes).map_err(Stop::plugin)?;
+        Ok(Source {
+            bytes: Bytes::Here(bytes),
+            digest,
+        })
+    };
+    if let Some(bytes) = given {
+        return here(bytes);
+    }
+    match &event.photo {
+        PhotoRef::Inline(b64) => here(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| Stop::rejected(format!("the inline photo is not valid base64: {e}")))?,
+        ),
+        PhotoRef::Object(name) => {
+            let content = match &event.photo_digest {
+                Some(declared) => declared.clone(),
+                None => p
+                    .bus
+                    .photo_content(name)
+                    .await
+                    .map_err(|e| Stop::failed(e.to_string()))?
+                    .ok_or_else(|| missing(name))?,
+            };
+            if let Some(digest) = p.digests.get(&content) {
+                let bytes = Bytes::Stored {
+                    name: name.clone(),
+                    content,
+                };
+                return Ok(Source { bytes, digest });
+            }
+            let stored = read(&p.bus, name, Some(&content)).await?;
+            let source = here(stored.bytes)?;
+            p.digests.insert(stored.content, source.digest.clone());
+            Ok(source)
+        }
+    }
+}
+
 /// Reads a bucket photo, which must have the `expected` content when the event says so.
-async fn fetch(
-    pipeline: &Pipeline,
-    name: &str,
-    expected: Option<&str>,
-) -> Result<crate::bus::StoredPhoto, Stop> {
-    let stored = pipeline
-        .bus
+async fn read(bus: &Bus, name: &str, expected: Option<&str>) -> Result<StoredPhoto, Stop> {
+    let stored = bus
         .get_photo(name)
         .await
-        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| Stop::failed(e.to_string()))?
         .ok_or_else(|| missing(name))?;
     match expected {
-        Some(content) if stored.content != content => Err(reject(format!(
+        Some(content) if stored.content != content => Err(Stop::rejected(format!(
             "the photo {name:?} in the bucket {PHOTOS_BUCKET} is no longer the one this event is about \
              (it was replaced); the event that came with the current photo applies"
         ))),
@@ -104,54 +145,9 @@ async fn fetch(
 }
 
 fn missing(name: &str) -> Stop {
-    reject(format!(
+    Stop::rejected(format!(
         "the event refers to the object {name:?}, which is not in the bucket {PHOTOS_BUCKET}; publish the photo again"
     ))
-}
-
-impl Pipeline {
-    /// The event's photo and its digest. A bucket photo whose content was seen before is not read.
-    pub(super) async fn source(&self, event: &PhotoUpload) -> Result<Source, Stop> {
-        match &event.photo {
-            PhotoRef::Inline(b64) => {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map_err(|e| reject(format!("the inline photo is not valid base64: {e}")))?;
-                let digest = self.deduper.digest(&bytes).map_err(plugin_failed)?;
-                Ok(Source {
-                    bytes: Bytes::Here(bytes),
-                    digest,
-                })
-            }
-            PhotoRef::Object(name) => {
-                let content = match &event.photo_digest {
-                    Some(declared) => declared.clone(),
-                    None => self
-                        .bus
-                        .photo_content(name)
-                        .await
-                        .map_err(|e| failed(e.to_string()))?
-                        .ok_or_else(|| missing(name))?,
-                };
-                if let Some(digest) = self.digests.get(&content) {
-                    return Ok(Source {
-                        bytes: Bytes::Stored {
-                            name: name.clone(),
-                            content,
-                        },
-                        digest,
-                    });
-                }
-                let stored = fetch(self, name, Some(&content)).await?;
-                let digest = self.deduper.digest(&stored.bytes).map_err(plugin_failed)?;
-                self.digests.insert(stored.content, digest.clone());
-                Ok(Source {
-                    bytes: Bytes::Here(stored.bytes),
-                    digest,
-                })
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,132 @@
+//! Each invalid configuration paired with the exact error it gets.
+
+use super::*;
+
+const VALID: &str = r#"
+[nats]
+url = "nats://127.0.0.1:4222"
+[ldap]
+url = "ldap://127.0.0.1:389"
+bind-dn = "cn=photosync,dc=example,dc=test"
+password = { env = "PHOTOSYNC_LDAP_PASSWORD" }
+base-dn = "ou=People,dc=example,dc=test"
+"#;
+
+fn error_of(text: &str) -> String {
+    Config::parse(text).expect_err("invalid").to_string()
+}
+
+#[test]
+fn a_minimal_config_gets_the_defaults() {
+    let c = Config::parse(VALID).expect("valid");
+    assert_eq!(c.ldap.id_attribute, "entryUUID");
+    assert_eq!(c.profiles().len(), 1);
+    assert_eq!(c.profiles()[0].attribute, "thumbnailPhoto");
+    let matcher = c.plugin_spec(Role::Matcher).expect("spec");
+    assert_eq!(
+        matcher.settings.get("patterns").map(String::as_str),
+        Some("{employeeID}")
+    );
+    assert_eq!(format!("{:?}", c.ldap.password), "***");
+}
+
+#[test]
+fn each_invalid_config_gets_its_error() {
+    let cases = [
+        (
+            VALID.replace("[ldap]", "[ldap]\ncolour = \"blue\""),
+            "unknown field `colour`",
+        ),
+        (
+            VALID.replace("nats://", "http://"),
+            "nats.url: must start with nats:// or tls://",
+        ),
+        (
+            VALID.replace("[ldap]", "replicas = 2\n[ldap]"),
+            "nats.replicas: must be 1, 3 or 5",
+        ),
+        (
+            VALID.replace("[ldap]", "urls = [\"nats://127.0.0.2:4222\"]\n[ldap]"),
+            "nats.urls: give nats.url or nats.urls, not both",
+        ),
+        (
+            format!("{VALID}\n[log]\nformat = \"xml\"\n"),
+            "log.format: must be text or json",
+        ),
+        (
+            VALID.replace("ldap://127", "http://127"),
+            "ldap.url: must start with ldap://, ldaps:// or ldapi://",
+        ),
+        (
+            VALID.replace(
+                "base-dn = \"ou=People,dc=example,dc=test\"",
+                "base-dn = \"people\"",
+            ),
+            "ldap.base-dn: must be a DN",
+        ),
+        (
+            format!("{VALID}filter = \"objectClass=person\""),
+            "ldap.filter: must be an LDAP filter in parentheses",
+        ),
+        (
+            format!("{VALID}page-size = 5000"),
+            "ldap.page-size: must be 1 to 1000",
+        ),
+        (
+            format!("{VALID}[[renditions]]\nattribute = \"thumbnailPhoto\"\nfit = \"stretch\""),
+            "renditions[0]: fit \"stretch\" is not crop, pad or contain",
+        ),
+        (
+            format!(
+                "{VALID}[[renditions]]\nattribute = \"jpegPhoto\"\nmin-quality = 95\nmax-quality = 90"
+            ),
+            "renditions[0]: qualities must satisfy",
+        ),
+        (
+            format!("{VALID}tls-server-name = \"DC1.example.test\""),
+            "ldap.tls-server-name: only applies to ldaps:// URLs or with ldap.starttls",
+        ),
+        (
+            format!(
+                "{VALID}[[renditions]]\nattribute = \"thumbnailPhoto\"\nmax-bytes = 204800"
+            ),
+            "renditions[0]: max-bytes of thumbnailPhoto must be at most 102400",
+        ),
+        (
+            format!("{VALID}[plugins.matcher]\nsource = \"builtin:nope\""),
+            "plugins.matcher.source: there is no builtin plugin \"nope\"",
+        ),
+        (
+            format!("{VALID}[worker]\nconcurrency = 0"),
+            "worker: concurrency and max-deliver must be at least 1",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = error_of(&text);
+        assert!(
+            error.contains(expected),
+            "expected {expected:?}, got {error:?}"
+        );
+    }
+}
+
+#[test]
+fn secrets_name_their_source_never_their_value() {
+    let missing = Secret {
+        file: None,
+        env: Some("PHOTOSYNC_TEST_UNSET_VARIABLE".into()),
+    };
+    assert_eq!(
+        missing.resolve().expect_err("unset").to_string(),
+        "the environment variable PHOTOSYNC_TEST_UNSET_VARIABLE is not set"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "hunter2\n").expect("write");
+    let secret = Secret {
+        file: Some(file),
+        env: None,
+    };
+    assert_eq!(secret.resolve().expect("readable"), "hunter2");
+    assert!(!format!("{secret:?}").contains("hunter2"));
+}

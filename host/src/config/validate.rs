@@ -1,0 +1,167 @@
+//! The configuration's checks: everything that can be checked without I/O, one function a
+//! section, each error naming the key to fix.
+
+use super::{Config, ConfigError, LdapConfig, invalid};
+use crate::plugins::{self, Role};
+
+impl Config {
+    /// Checks everything that can be checked without I/O.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_nats()?;
+        validate_ldap(&self.ldap)?;
+        self.validate_renditions()?;
+        self.validate_worker()?;
+        for role in Role::ALL {
+            self.plugin_spec(role)?;
+        }
+        self.validate_watcher()?;
+        if !(1..=3650).contains(&self.backup.retention_days) {
+            return Err(invalid("backup.retention-days", "must be 1 to 3650"));
+        }
+        Ok(())
+    }
+
+    fn validate_nats(&self) -> Result<(), ConfigError> {
+        let n = &self.nats;
+        let key = match (&n.url, n.urls.is_empty()) {
+            (Some(_), false) => return Err(invalid("nats.urls", "give nats.url or nats.urls, not both")),
+            (None, true) => return Err(invalid("nats.url", "is missing (or give nats.urls)")),
+            (Some(_), true) => "nats.url",
+            (None, false) => "nats.urls",
+        };
+        if let Some(bad) = n
+            .servers()
+            .iter()
+            .find(|u| !u.starts_with("nats://") && !u.starts_with("tls://"))
+        {
+            let shown = crate::text::clip(bad, 80);
+            return Err(invalid(key, format!("must start with nats:// or tls:// (not {shown:?})")));
+        }
+        if !matches!(n.replicas, 1 | 3 | 5) {
+            return Err(invalid("nats.replicas", "must be 1, 3 or 5"));
+        }
+        if let Some(format) = &self.log.format
+            && !matches!(format.as_str(), "text" | "json")
+        {
+            return Err(invalid("log.format", "must be text or json"));
+        }
+        if let Some(p) = &self.nats.password {
+            p.check()
+                .map_err(|reason| invalid("nats.password", reason))?;
+            if self.nats.user.is_none() {
+                return Err(invalid("nats.password", "needs nats.user"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_renditions(&self) -> Result<(), ConfigError> {
+        if self.renditions.is_empty() {
+            return Err(invalid("renditions", "at least one rendition is needed"));
+        }
+        for (i, r) in self.renditions.iter().enumerate() {
+            r.profile()
+                .map_err(|reason| invalid(&format!("renditions[{i}]"), reason))?;
+            if self.renditions[..i]
+                .iter()
+                .any(|o| o.attribute.eq_ignore_ascii_case(&r.attribute))
+            {
+                return Err(invalid(
+                    &format!("renditions[{i}]"),
+                    format!("{} is listed twice", r.attribute),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_worker(&self) -> Result<(), ConfigError> {
+        let w = &self.worker;
+        if w.concurrency == 0 || w.max_deliver < 1 {
+            return Err(invalid(
+                "worker",
+                "concurrency and max-deliver must be at least 1",
+            ));
+        }
+        if w.ack_wait_secs < 3 {
+            return Err(invalid("worker.ack-wait-secs", "must be at least 3"));
+        }
+        if w.retry_max_secs < w.retry_secs {
+            return Err(invalid(
+                "worker.retry-max-secs",
+                "must be at least worker.retry-secs",
+            ));
+        }
+        if let Some(addr) = &w.http
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(invalid(
+                "worker.http",
+                "must be an address and port such as 127.0.0.1:9464",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_watcher(&self) -> Result<(), ConfigError> {
+        if !matches!(self.watcher.mode.as_str(), "syncrepl" | "usn") {
+            return Err(invalid("watcher.mode", "must be syncrepl or usn"));
+        }
+        if self.watcher.poll_secs == 0 {
+            return Err(invalid("watcher.poll-secs", "must be at least 1"));
+        }
+        if self.watcher.retry_secs == 0 {
+            return Err(invalid("watcher.retry-secs", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+fn validate_ldap(l: &LdapConfig) -> Result<(), ConfigError> {
+    if !["ldap://", "ldaps://", "ldapi://"]
+        .iter()
+        .any(|p| l.url.starts_with(p))
+    {
+        return Err(invalid(
+            "ldap.url",
+            "must start with ldap://, ldaps:// or ldapi://",
+        ));
+    }
+    if l.starttls && !l.url.starts_with("ldap://") {
+        return Err(invalid("ldap.starttls", "only applies to ldap:// URLs"));
+    }
+    if l.tls_server_name.is_some() && !(l.starttls || l.url.starts_with("ldaps://")) {
+        return Err(invalid(
+            "ldap.tls-server-name",
+            "only applies to ldaps:// URLs or with ldap.starttls",
+        ));
+    }
+    if l.base_dn.trim().is_empty() || !l.base_dn.contains('=') {
+        return Err(invalid(
+            "ldap.base-dn",
+            "must be a DN such as ou=People,dc=example,dc=com",
+        ));
+    }
+    if !(l.filter.starts_with('(') && l.filter.ends_with(')')) {
+        return Err(invalid(
+            "ldap.filter",
+            "must be an LDAP filter in parentheses",
+        ));
+    }
+    if !plugins::is_attribute_name(&l.id_attribute) {
+        return Err(invalid(
+            "ldap.id-attribute",
+            "must be an attribute name (entryUUID or objectGUID)",
+        ));
+    }
+    if l.timeout_secs == 0 {
+        return Err(invalid("ldap.timeout-secs", "must be at least 1"));
+    }
+    l.password
+        .check()
+        .map_err(|reason| invalid("ldap.password", reason))?;
+    if !(1..=1000).contains(&l.page_size) {
+        return Err(invalid("ldap.page-size", "must be 1 to 1000"));
+    }
+    Ok(())
+}
