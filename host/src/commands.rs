@@ -330,6 +330,14 @@ pub fn plugin_precompile(dir: &Path, files: &[PathBuf]) -> anyhow::Result<Outcom
     Ok(Outcome::ok(text))
 }
 
+/// `photosync plugin test`: runs the plugin offline against a cases file; fails when a case
+/// does.
+pub fn plugin_test(file: &str, cases: &Path) -> anyhow::Result<Outcome> {
+    let source = plugins::parse_source(file).map_err(anyhow::Error::msg)?;
+    let report = plugins::cases::run(&runtime()?, &source, cases)?;
+    Ok(Outcome::unless(!report.passed(), report.to_string()))
+}
+
 /// `photosync plugin list`.
 pub fn plugin_list() -> Outcome {
     let mut text = String::new();

@@ -193,6 +193,15 @@ enum PluginCommand {
     },
     /// Lists the plugins built into this binary.
     List,
+    /// Runs a plugin offline against a cases file (input → expected output or error) and
+    /// prints each case with the plugin's log lines; exit 1 when a case fails.
+    Test {
+        /// The component file, or builtin:NAME.
+        file: String,
+        /// The cases (TOML; see plugins/match-table-py/README.md for the format).
+        #[arg(long)]
+        cases: PathBuf,
+    },
     /// Compiles the builtin plugins (and the given components) ahead of time into a folder,
     /// for PHOTOSYNC_PLUGIN_PRECOMPILED_DIR (a container image's read-only copy).
     Precompile {
@@ -346,6 +355,9 @@ fn run(cli: Cli) -> anyhow::Result<commands::Outcome> {
         Command::Plugin {
             command: PluginCommand::List,
         } => Ok(commands::plugin_list()),
+        Command::Plugin {
+            command: PluginCommand::Test { file, cases },
+        } => commands::plugin_test(&file, &cases),
         Command::Plugin {
             command: PluginCommand::Precompile { dir, files },
         } => commands::plugin_precompile(&dir, &files),

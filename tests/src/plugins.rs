@@ -19,6 +19,7 @@ pub fn runtime(cache: &tempfile::TempDir) -> Runtime {
         slots: 16,
         cache_dir: Some(cache.path().to_path_buf()),
         precompiled_dir: None,
+        ..RuntimeOptions::default()
     };
     Runtime::new(options).expect("the plugin runtime starts")
 }

@@ -7,6 +7,7 @@
 mod bindings;
 pub mod builtin;
 mod cache;
+pub mod cases;
 mod deduper;
 mod error;
 pub mod inspect;

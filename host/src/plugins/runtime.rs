@@ -1,11 +1,14 @@
 //! The wasmtime engine all plugins share: pooling allocator, copy-on-write memory images and
-//! epoch interruption, plus the one linker that grants plugins their few imports.
+//! epoch interruption, plus the one linker that gives plugins their imports: every WASI 0.2
+//! interface the usual tool chains import (Rust's standard library, componentize-py, jco),
+//! most of them linked to implementations that grant nothing (see `store.rs`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use sha2::{Digest as _, Sha256};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
@@ -35,6 +38,8 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<std::path::PathBuf>,
     /// A read-only folder of plugins compiled ahead of time, looked in before `cache_dir`.
     pub precompiled_dir: Option<std::path::PathBuf>,
+    /// How large a component one sandbox holds.
+    pub pool: PoolLimits,
 }
 
 impl Default for RuntimeOptions {
@@ -44,6 +49,55 @@ impl Default for RuntimeOptions {
             slots: 64,
             cache_dir: super::cache::default_dir(),
             precompiled_dir: super::cache::precompiled_dir(),
+            pool: PoolLimits::default(),
+        }
+    }
+}
+
+/// What one component may contain, and how much of it the pool holds per slot on average. A
+/// component above a per-component limit is refused when it is loaded, naming the limit; the
+/// per-slot averages decide how many such components can run at once before calls are `Busy`.
+///
+/// The defaults fit the components standard tool chains produce, with room: a Rust component
+/// has 1-2 core instances, 1 memory, 1 table of a few hundred elements; componentize-py 0.25
+/// 14 core instances, 1 memory, 2 tables (the largest 5672 elements), 12.3 MiB of initial
+/// memory; jco 1.35 (StarlingMonkey) 4 core instances, tables up to 7688 elements, 9.1 MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Core module instances one component may contain.
+    pub core_instances_per_component: u32,
+    /// Core instances the pool holds per slot (the total is `slots` times this).
+    pub core_instances_per_slot: u32,
+    /// Linear memories one component may contain.
+    pub memories_per_component: u32,
+    /// Linear memories the pool holds per slot.
+    pub memories_per_slot: u32,
+    /// Tables one component may contain.
+    pub tables_per_component: u32,
+    /// Tables the pool holds per slot.
+    pub tables_per_slot: u32,
+    /// Elements of the largest table (initial size or grown to).
+    pub table_elements: usize,
+    /// Bytes of a component instance's host-side context, its core instances' included; it
+    /// grows with the number of imports, exports and functions (componentize-py's matcher
+    /// needs 399028, jco's deduper 214828).
+    pub component_instance_bytes: usize,
+    /// Bytes of one core instance's host-side context.
+    pub core_instance_bytes: usize,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self {
+            core_instances_per_component: 32,
+            core_instances_per_slot: 16,
+            memories_per_component: 4,
+            memories_per_slot: 2,
+            tables_per_component: 8,
+            tables_per_slot: 4,
+            table_elements: 20_000,
+            component_instance_bytes: 1 << 20,
+            core_instance_bytes: 1 << 20,
         }
     }
 }
@@ -66,6 +120,8 @@ struct Inner {
     engine: Engine,
     linker: Linker<PluginState>,
     cache: Option<CodeCache>,
+    /// The last component compiled, by the SHA-256 of its bytes.
+    last_compiled: Mutex<Option<([u8; 32], Component)>>,
     options: RuntimeOptions,
     stop_ticker: Arc<AtomicBool>,
 }
@@ -87,28 +143,7 @@ pub(crate) struct Loaded {
 impl Runtime {
     /// Builds the engine and starts the epoch ticker thread.
     pub fn new(options: RuntimeOptions) -> Result<Self, wasmtime::Error> {
-        let mut pool = PoolingAllocationConfig::new();
-        let slots = options.slots.max(1);
-        pool.total_component_instances(slots)
-            .total_core_instances(slots * 8)
-            .total_memories(slots * 2)
-            .total_tables(slots * 4)
-            .total_stacks(slots)
-            .max_core_instances_per_component(16)
-            .max_memories_per_component(4)
-            .max_tables_per_component(8)
-            .max_memory_size(usize::try_from(options.max_memory_mib << 20).unwrap_or(usize::MAX))
-            // Warm slots keep their resident pages: a few are enough to skip cold starts, more
-            // only grow the worker's memory.
-            .max_unused_warm_slots(slots.min(WARM_SLOTS))
-            // Reset dirty memory with memset instead of madvise, finding the dirty pages with
-            // PAGEMAP_SCAN where the kernel has it (Linux 6.7+): no system call, no page faults
-            // and no TLB shootdowns for the pages a typical call touches.
-            .pagemap_scan(wasmtime::Enabled::Auto)
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(1 << 16)
-            // What does go back to the kernel goes in batches: one shootdown for several slots.
-            .decommit_batch_size(8);
+        let pool = pooling(&options);
         let mut config = Config::new();
         config
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
@@ -118,16 +153,7 @@ impl Runtime {
             .wasm_relaxed_simd(false)
             .parallel_compilation(true);
         let engine = Engine::new(&config)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        bindings::log::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
-            &mut linker,
-            |s| s,
-        )?;
-        bindings::types::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
-            &mut linker,
-            |s| s,
-        )?;
+        let linker = linker(&engine)?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), stop_ticker.clone());
         let cache = options
@@ -139,6 +165,7 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
+                last_compiled: Mutex::new(None),
                 options,
                 stop_ticker,
             }),
@@ -200,19 +227,82 @@ impl Runtime {
         })
     }
 
-    /// Compiles a component, through the code cache when there is one.
+    /// Compiles a component, through the code cache when there is one. The last component
+    /// compiled is kept: loading the same bytes again (once per settings, as the case runner
+    /// does) costs a hash.
     pub(crate) fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, PluginError> {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&Sha256::digest(wasm));
+        let last = self.inner.last_compiled.lock().ok().and_then(|l| l.clone());
+        if let Some((d, component)) = last
+            && d == digest
+        {
+            return Ok(component);
+        }
         let invalid = |e: wasmtime::Error| PluginError::Invalid {
             plugin: name.to_owned(),
             reason: format!("{e:#}"),
         };
-        match &self.inner.cache {
+        let component = match &self.inner.cache {
             Some(cache) => cache
                 .load_or_compile(&self.inner.engine, wasm)
                 .map_err(invalid),
             None => Component::new(&self.inner.engine, wasm).map_err(invalid),
+        }?;
+        if let Ok(mut last) = self.inner.last_compiled.lock() {
+            *last = Some((digest, component.clone()));
         }
+        Ok(component)
     }
+}
+
+/// The pooling allocator sized by `options`.
+fn pooling(options: &RuntimeOptions) -> PoolingAllocationConfig {
+    let slots = options.slots.max(1);
+    let limits = options.pool;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(limits.core_instances_per_slot))
+        .total_memories(slots.saturating_mul(limits.memories_per_slot))
+        .total_tables(slots.saturating_mul(limits.tables_per_slot))
+        .total_stacks(slots)
+        .max_core_instances_per_component(limits.core_instances_per_component)
+        .max_memories_per_component(limits.memories_per_component)
+        .max_tables_per_component(limits.tables_per_component)
+        .table_elements(limits.table_elements)
+        .max_component_instance_size(limits.component_instance_bytes)
+        .max_core_instance_size(limits.core_instance_bytes)
+        .max_memory_size(usize::try_from(options.max_memory_mib << 20).unwrap_or(usize::MAX))
+        // Warm slots keep their resident pages: a few are enough to skip cold starts, more
+        // only grow the worker's memory.
+        .max_unused_warm_slots(slots.min(WARM_SLOTS))
+        // Reset dirty memory with memset instead of madvise, finding the dirty pages with
+        // PAGEMAP_SCAN where the kernel has it (Linux 6.7+): no system call, no page faults
+        // and no TLB shootdowns for the pages a typical call touches.
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(1 << 16)
+        // What does go back to the kernel goes in batches: one shootdown for several slots.
+        .decommit_batch_size(8);
+    pool
+}
+
+/// The linker every plugin is instantiated with: all of WASI 0.2 (the context in `store.rs`
+/// decides what each interface may do), `wasi:http` refusing every request, and photosync's own
+/// `log` and `types`. A component importing anything else fails [`inspect`]'s check first.
+fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
+    bindings::log::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    bindings::types::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
+        &mut linker,
+        |s| s,
+    )?;
+    Ok(linker)
 }
 
 fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {

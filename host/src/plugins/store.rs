@@ -1,11 +1,13 @@
-//! What a plugin's store holds during one call: an empty WASI context, the memory cap and the
-//! plugin's log budget. Nothing in it outlives the call.
+//! What a plugin's store holds during one call: a WASI context that grants nothing but clocks,
+//! randomness and a captured stderr, a `wasi:http` implementation that refuses every request, the
+//! memory cap and the plugin's log budget. Nothing in it outlives the call.
 
 use crate::text::clip;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use super::bindings::log;
 
@@ -33,6 +35,9 @@ pub(crate) struct PluginState {
     /// Built on the plugin's first WASI call: most calls make none, and building one costs
     /// entropy and allocations.
     wasi: Option<WasiCtx>,
+    /// `wasi:http`'s context; requests never leave the host (see [`DenyHttp`]).
+    http: WasiHttpCtx,
+    http_hooks: DenyHttp,
     table: ResourceTable,
     /// The plugin's stderr, kept so that a panic message can be reported.
     stderr: MemoryOutputPipe,
@@ -43,9 +48,14 @@ pub(crate) struct PluginState {
 impl PluginState {
     pub fn new(plugin: std::sync::Arc<str>, memory_cap: usize) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let http_hooks = DenyHttp {
+            plugin: plugin.clone(),
+        };
         Self {
             plugin,
             wasi: None,
+            http: WasiHttpCtx::new(),
+            http_hooks,
             table: ResourceTable::new(),
             stderr,
             memory_cap,
@@ -79,18 +89,68 @@ impl PluginState {
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         let stderr = &self.stderr;
-        // The default context has no environment, arguments, preopened directories or network
-        // addresses; stdin is closed and stdout is discarded.
-        let ctx = self.wasi.get_or_insert_with(|| {
-            WasiCtx::builder()
-                .stderr(stderr.clone())
-                .allow_ip_name_lookup(false)
-                .build()
-        });
+        let ctx = self
+            .wasi
+            .get_or_insert_with(|| denying_context(stderr.clone()));
         WasiCtxView {
             ctx,
             table: &mut self.table,
         }
+    }
+}
+
+/// The WASI context of every call: no environment variables, arguments or preopened directories
+/// (the builder's defaults), stdin closed and stdout discarded; sockets exist but every use is
+/// refused: no TCP, no UDP, no name lookup, and no address passes the address check.
+fn denying_context(stderr: MemoryOutputPipe) -> WasiCtx {
+    WasiCtx::builder()
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }))
+        .build()
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
+/// `wasi:http`'s hooks for plugins: every outgoing request is answered `HTTP-request-denied`
+/// without touching the network, and the attempt is logged.
+struct DenyHttp {
+    plugin: std::sync::Arc<str>,
+}
+
+/// What [`WasiHttpHooks::send_request`] returns: the response and a future of its I/O.
+type SendResult = wasmtime_wasi_http::Result<(
+    http::Response<wasmtime_wasi_http::WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl WasiHttpHooks for DenyHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let plugin = &*self.plugin;
+        tracing::warn!(
+            plugin,
+            "The plugin tried an HTTP request ({} {}); plugins get no network, so it was refused.",
+            request.method(),
+            clip(&request.uri().to_string(), 200)
+        );
+        Box::new(std::future::ready::<SendResult>(Err(
+            wasmtime_wasi_http::Error::HttpRequestDenied,
+        )))
     }
 }
 
