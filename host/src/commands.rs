@@ -135,10 +135,18 @@ pub fn watch_folder(config: &Path, options: &ops::folder::Options) -> anyhow::Re
 }
 
 /// `photosync resync`; fails when an entry's photo failed or was rejected.
-pub fn resync(config: &Path, target: &resync::Target, patience: Duration) -> anyhow::Result<Outcome> {
+pub fn resync(
+    config: &Path,
+    target: &resync::Target,
+    patience: Duration,
+) -> anyhow::Result<Outcome> {
     let config = Config::load(config)?;
     let summary = block_on(resync::run(&config, target, patience))?;
-    let text = format!("resync: {} entries\n{}\n", summary.total(), summary.render(20));
+    let text = format!(
+        "resync: {} entries\n{}\n",
+        summary.total(),
+        summary.render(20)
+    );
     Ok(Outcome::unless(summary.any_failed(), text))
 }
 
@@ -186,7 +194,12 @@ pub fn report(config: &Path, since: Option<&str>, output: &Path) -> anyhow::Resu
 }
 
 /// `photosync publish`: each file as a photo-upload event; `attrs` are NAME=VALUE.
-pub fn publish(files: &[PathBuf], nats: &str, attrs: &[String], source: &str) -> anyhow::Result<Outcome> {
+pub fn publish(
+    files: &[PathBuf],
+    nats: &str,
+    attrs: &[String],
+    source: &str,
+) -> anyhow::Result<Outcome> {
     let mut attributes = BTreeMap::new();
     for kv in attrs {
         let Some((k, v)) = kv.split_once('=') else {
@@ -322,7 +335,8 @@ pub fn plugin_precompile(dir: &Path, files: &[PathBuf]) -> anyhow::Result<Outcom
         text += &format!("compiled {name}\n");
     }
     for file in files {
-        let wasm = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let wasm =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         runtime.compile(&file.display().to_string(), &wasm)?;
         text += &format!("compiled {}\n", file.display());
     }

@@ -215,9 +215,11 @@ enum PluginCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let format = std::env::var("PHOTOSYNC_LOG_FORMAT")
-        .ok()
-        .or_else(|| cli.command.config().and_then(photosync::config::log_format_of));
+    let format = std::env::var("PHOTOSYNC_LOG_FORMAT").ok().or_else(|| {
+        cli.command
+            .config()
+            .and_then(photosync::config::log_format_of)
+    });
     let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PHOTOSYNC_LOG")

@@ -11,8 +11,8 @@ use photosync::events::{
     DIRECTORY_CHANGED, DirectoryChange, EVENTS_STREAM, Outcome, PHOTO_CHANGED, PhotoChanged,
     PhotoResult,
 };
-use photosync::text::md5_hex;
 use photosync::plugins::jpeg::inspect;
+use photosync::text::md5_hex;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
 use photosync_tests::plugins::test_plugin;
 use photosync_tests::servers::{AD_BASE_DN, AD_DC_NAME, AD_STAFF_DN, AdUser, SambaDc};

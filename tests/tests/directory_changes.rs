@@ -11,8 +11,8 @@ use photosync::events::{
     CHANGES_STREAM, ChangeCause, DIRECTORY_CHANGED, DirectoryChange, EVENTS_STREAM, Outcome,
     PHOTO_CHANGED, PhotoChanged, PhotoRef,
 };
-use photosync::text::md5_hex;
 use photosync::plugins::jpeg::inspect;
+use photosync::text::md5_hex;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
 use photosync_tests::servers::{LdapServer, PEOPLE_DN, Person};
 use photosync_tests::stack::{Account, Stack};

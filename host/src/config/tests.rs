@@ -87,9 +87,7 @@ fn each_invalid_config_gets_its_error() {
             "ldap.tls-server-name: only applies to ldaps:// URLs or with ldap.starttls",
         ),
         (
-            format!(
-                "{VALID}[[renditions]]\nattribute = \"thumbnailPhoto\"\nmax-bytes = 204800"
-            ),
+            format!("{VALID}[[renditions]]\nattribute = \"thumbnailPhoto\"\nmax-bytes = 204800"),
             "renditions[0]: max-bytes of thumbnailPhoto must be at most 102400",
         ),
         (

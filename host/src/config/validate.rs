@@ -24,7 +24,9 @@ impl Config {
     fn validate_nats(&self) -> Result<(), ConfigError> {
         let n = &self.nats;
         let key = match (&n.url, n.urls.is_empty()) {
-            (Some(_), false) => return Err(invalid("nats.urls", "give nats.url or nats.urls, not both")),
+            (Some(_), false) => {
+                return Err(invalid("nats.urls", "give nats.url or nats.urls, not both"));
+            }
             (None, true) => return Err(invalid("nats.url", "is missing (or give nats.urls)")),
             (Some(_), true) => "nats.url",
             (None, false) => "nats.urls",
@@ -35,7 +37,10 @@ impl Config {
             .find(|u| !u.starts_with("nats://") && !u.starts_with("tls://"))
         {
             let shown = crate::text::clip(bad, 80);
-            return Err(invalid(key, format!("must start with nats:// or tls:// (not {shown:?})")));
+            return Err(invalid(
+                key,
+                format!("must start with nats:// or tls:// (not {shown:?})"),
+            ));
         }
         if !matches!(n.replicas, 1 | 3 | 5) {
             return Err(invalid("nats.replicas", "must be 1, 3 or 5"));

@@ -338,7 +338,14 @@ impl Directory {
         let mut attrs: Vec<String> = query.attributes.to_vec();
         attrs.push(self.config.id_attribute.clone());
         let result = self
-            .search_inner(query.base, query.scope, query.filter, attrs, query.controls, each)
+            .search_inner(
+                query.base,
+                query.scope,
+                query.filter,
+                attrs,
+                query.controls,
+                each,
+            )
             .await;
         if matches!(result, Err(DirectoryError::Unavailable { .. })) {
             self.forget().await;

@@ -4,13 +4,13 @@
 //! (`files`), following results with a progress line and a summary (`results`), and
 //! `--since` (`since`).
 
+mod files;
 pub mod folder;
 pub mod import;
 pub mod report;
+mod results;
 pub mod resync;
 pub mod rollback;
-mod files;
-mod results;
 mod since;
 
 pub use files::{is_partial_or_hidden, photo_files, wanted};

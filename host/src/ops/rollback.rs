@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::backup::{Backups, Record};
 use crate::config::Config;
-use crate::text::md5_hex;
 use crate::state;
+use crate::text::md5_hex;
 
 /// Which writes to undo.
 #[derive(Debug, Clone)]

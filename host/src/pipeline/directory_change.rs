@@ -81,7 +81,9 @@ pub(crate) async fn apply(
     result.entry_dn = Some(entry.dn.clone());
     note_entry(&entry.dn);
     let (next, mut notes) = p.note_photos(change, &entry, resync).await?;
-    let (outcome, mut more) = p.waiting_photo(change, &entry, &next, result, clock).await?;
+    let (outcome, mut more) = p
+        .waiting_photo(change, &entry, &next, result, clock)
+        .await?;
     notes.append(&mut more);
     if !notes.is_empty() {
         let mut all = result.reason.take().map(|r| vec![r]).unwrap_or_default();

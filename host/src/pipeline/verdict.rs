@@ -124,7 +124,12 @@ mod tests {
         };
         let mut result = failed();
         let verdict = policy.decide(Cause::Transient, 1, "photosync.photo.uploaded", &mut result);
-        assert_eq!(verdict, Verdict::Retry { after: Duration::from_secs(2) });
+        assert_eq!(
+            verdict,
+            Verdict::Retry {
+                after: Duration::from_secs(2)
+            }
+        );
         assert!(!result.is_final);
         assert_eq!(policy.backoff(2), Duration::from_secs(4));
         assert_eq!(policy.backoff(3), Duration::from_secs(5));
@@ -135,21 +140,38 @@ mod tests {
         };
         assert!(result.is_final);
         assert_eq!(result.reason.as_deref(), Some(reason.as_str()));
-        assert!(reason.starts_with("NATS is away (gave up after 3 deliveries"), "{reason}");
-        assert!(reason.contains("photosync.dead.photosync.photo.uploaded"), "{reason}");
+        assert!(
+            reason.starts_with("NATS is away (gave up after 3 deliveries"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("photosync.dead.photosync.photo.uploaded"),
+            "{reason}"
+        );
     }
 
     #[test]
     fn final_and_unreachable_causes() {
         let policy = RetryPolicy::default();
         let mut result = failed();
-        assert_eq!(policy.decide(Cause::Final, 9, "s", &mut result), Verdict::Ack);
+        assert_eq!(
+            policy.decide(Cause::Final, 9, "s", &mut result),
+            Verdict::Ack
+        );
         assert_eq!(
             policy.decide(Cause::DirectoryUnreachable, 9, "s", &mut result),
             Verdict::WaitForDirectory
         );
         assert!(result.is_final);
-        assert_eq!(policy.after_panic("boom", 1, "s"), Verdict::Retry { after: policy.first });
-        assert!(matches!(policy.after_panic("boom", 5, "s"), Verdict::DeadLetter { .. }));
+        assert_eq!(
+            policy.after_panic("boom", 1, "s"),
+            Verdict::Retry {
+                after: policy.first
+            }
+        );
+        assert!(matches!(
+            policy.after_panic("boom", 5, "s"),
+            Verdict::DeadLetter { .. }
+        ));
     }
 }

@@ -52,9 +52,9 @@ impl Deduper {
         })?;
         let decision = answer.map_err(|e| self.plugin.reported(e))?;
         match &decision {
-            Decision::NeedOutput if input.output_digest.is_some() => {
-                Err(self.plugin.malformed("it asked for the output digest although it was given".into()))
-            }
+            Decision::NeedOutput if input.output_digest.is_some() => Err(self
+                .plugin
+                .malformed("it asked for the output digest although it was given".into())),
             Decision::Write(state) => self.check_state(state),
             Decision::Skip(skip) => skip.state.as_ref().map_or(Ok(()), |s| self.check_state(s)),
             Decision::NeedOutput => Ok(()),
@@ -79,5 +79,4 @@ impl Deduper {
         }
         Ok(())
     }
-
 }

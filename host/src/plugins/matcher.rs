@@ -36,9 +36,11 @@ impl Matcher {
     pub fn match_photo(&self, photo: &PhotoInfo) -> Result<MatchOutcome, PluginError> {
         let answer = self.plugin.loaded.call(|store| {
             let plugin = self.plugin.pre.instantiate(&mut *store)?;
-            plugin
-                .photosync_plugin_matcher()
-                .call_match_photo(&mut *store, &self.plugin.settings, photo)
+            plugin.photosync_plugin_matcher().call_match_photo(
+                &mut *store,
+                &self.plugin.settings,
+                photo,
+            )
         })?;
         let outcome = answer.map_err(|e| self.plugin.reported(e))?;
         if let MatchOutcome::Criteria(criteria) = &outcome {
@@ -51,9 +53,11 @@ impl Matcher {
     pub fn photo_names(&self, entry: &[Attribute]) -> Result<Vec<String>, PluginError> {
         let answer = self.plugin.loaded.call(|store| {
             let plugin = self.plugin.pre.instantiate(&mut *store)?;
-            plugin
-                .photosync_plugin_matcher()
-                .call_photo_names(&mut *store, &self.plugin.settings, entry)
+            plugin.photosync_plugin_matcher().call_photo_names(
+                &mut *store,
+                &self.plugin.settings,
+                entry,
+            )
         })?;
         let names = answer.map_err(|e| self.plugin.reported(e))?;
         if names.len() > MAX_NAMES {
@@ -78,14 +82,12 @@ impl Matcher {
             )));
         }
         match criteria.iter().find(|c| !is_attribute_name(&c.attribute)) {
-            Some(bad) => {
-                Err(self.plugin.malformed(format!("{:?} is not an LDAP attribute name", bad.attribute)))
-            }
+            Some(bad) => Err(self
+                .plugin
+                .malformed(format!("{:?} is not an LDAP attribute name", bad.attribute))),
             None => Ok(()),
         }
     }
-
-
 }
 
 /// An LDAP attribute description: a name (letter, then letters, digits, hyphens) or a numeric

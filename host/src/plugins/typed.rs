@@ -56,7 +56,9 @@ impl<P> Typed<P> {
     /// The plugin's own error, as a [`PluginError::Reported`].
     pub fn reported(&self, e: WitError) -> PluginError {
         let reason = match e {
-            WitError::InvalidSetting(r) => format!("invalid setting: {}", crate::text::clip(&r, 500)),
+            WitError::InvalidSetting(r) => {
+                format!("invalid setting: {}", crate::text::clip(&r, 500))
+            }
             WitError::Internal(r) => crate::text::clip(&r, 500),
         };
         PluginError::Reported {

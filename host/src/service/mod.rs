@@ -179,7 +179,10 @@ async fn stop_pullers(
     for puller in pullers.into_iter().filter(|p| !p.is_finished()) {
         handed_back += puller.await.unwrap_or(0);
     }
-    tracing::info!(handed_back, "Handed back the events pulled but not started.");
+    tracing::info!(
+        handed_back,
+        "Handed back the events pulled but not started."
+    );
     broken
 }
 
@@ -217,14 +220,9 @@ async fn ensure_consumer(
 }
 
 /// Keeps the health's NATS state and backlog current.
-async fn observe(
-    bus: crate::bus::Bus,
-    health: Arc<Health>,
-    mut consumers: [PullConsumer; 2],
-) {
+async fn observe(bus: crate::bus::Bus, health: Arc<Health>, mut consumers: [PullConsumer; 2]) {
     loop {
-        let connected =
-            bus.client.connection_state() == async_nats::connection::State::Connected;
+        let connected = bus.client.connection_state() == async_nats::connection::State::Connected;
         health.set_nats_connected(connected);
         if connected {
             let mut pending = 0i64;
@@ -238,4 +236,3 @@ async fn observe(
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
-

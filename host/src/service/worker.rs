@@ -107,7 +107,9 @@ impl Worker {
         let ack = match self.bus.publish_result(&result).await {
             Ok(()) => ack,
             Err(e) => {
-                tracing::warn!("Cannot publish the result ({e}); the event will be delivered again.");
+                tracing::warn!(
+                    "Cannot publish the result ({e}); the event will be delivered again."
+                );
                 AckKind::Nak(Some(self.retry.first))
             }
         };
@@ -173,7 +175,9 @@ impl Worker {
             {
                 Ok(()) => return,
                 Err(e) if attempt == 29 => {
-                    tracing::error!("Cannot keep the dead letter ({e}); the event is lost: {reason}");
+                    tracing::error!(
+                        "Cannot keep the dead letter ({e}); the event is lost: {reason}"
+                    );
                 }
                 Err(_) => tokio::time::sleep(Duration::from_secs(2)).await,
             }

@@ -25,8 +25,8 @@ use crate::bus::Bus;
 use crate::config::WatcherConfig;
 use crate::directory::{Directory, DirectoryError};
 use crate::events::{ChangeKind, DirectoryChange};
-use crate::timestamps::now_rfc3339;
 use crate::state;
+use crate::timestamps::now_rfc3339;
 
 const SYNC_STATE_OID: &str = "1.3.6.1.4.1.4203.1.9.1.2";
 const SYNC_DONE_OID: &str = "1.3.6.1.4.1.4203.1.9.1.3";
@@ -274,7 +274,11 @@ impl<'a> Watcher<'a> {
         Ok(())
     }
 
-    async fn info(&self, session: &mut Session, info: sync_values::SyncInfo) -> Result<(), WatchError> {
+    async fn info(
+        &self,
+        session: &mut Session,
+        info: sync_values::SyncInfo,
+    ) -> Result<(), WatchError> {
         match info {
             sync_values::SyncInfo::NewCookie(cookie) => self.advance(session, cookie).await,
             sync_values::SyncInfo::RefreshEnd { cookie, done } => {

@@ -98,7 +98,9 @@ fn try_claim(
     }
     if s.sequence > sequence {
         return Err(match source {
-            Some(d) if s.holds_source(d, attributes) => Stop::done(Outcome::Unchanged, SAME_AS_LATER),
+            Some(d) if s.holds_source(d, attributes) => {
+                Stop::done(Outcome::Unchanged, SAME_AS_LATER)
+            }
             _ => superseded(s.sequence),
         });
     }

@@ -56,7 +56,10 @@ impl Digests {
 enum Bytes {
     Here(Vec<u8>),
     /// In the bucket under this name, with the content digest the source digest belongs to.
-    Stored { name: String, content: String },
+    Stored {
+        name: String,
+        content: String,
+    },
 }
 
 /// The source photo of one event.
@@ -101,7 +104,9 @@ pub(crate) async fn fetch(
         PhotoRef::Inline(b64) => here(
             base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|e| Stop::rejected(format!("the inline photo is not valid base64: {e}")))?,
+                .map_err(|e| {
+                    Stop::rejected(format!("the inline photo is not valid base64: {e}"))
+                })?,
         ),
         PhotoRef::Object(name) => {
             let content = match &event.photo_digest {

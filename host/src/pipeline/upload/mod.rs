@@ -92,7 +92,19 @@ pub(crate) async fn apply(
         }
     }
     let ended = match ended {
-        Ok(()) => commit(p, &event, sequence, &entry, &previous, &rendered, &mut source, clock).await,
+        Ok(()) => {
+            commit(
+                p,
+                &event,
+                sequence,
+                &entry,
+                &previous,
+                &rendered,
+                &mut source,
+                clock,
+            )
+            .await
+        }
         Err(stop) => Err((stop, None)),
     };
     let (ended, not_written) = match ended {

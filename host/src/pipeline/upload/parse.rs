@@ -79,14 +79,22 @@ mod tests {
         for name in ["", "..", "a/b.jpg", "x\0.jpg", &"n".repeat(256)] {
             let stop = parse(&event(name, "")).expect_err(name);
             assert_eq!(stop.outcome, Outcome::Rejected);
-            assert!(stop.reason.contains("not a plain file name"), "{}", stop.reason);
+            assert!(
+                stop.reason.contains("not a plain file name"),
+                "{}",
+                stop.reason
+            );
         }
     }
 
     #[test]
     fn malformed_json_and_digests_are_rejected() {
         let stop = parse(b"{").expect_err("not json");
-        assert!(stop.reason.contains("not a valid photo-upload event"), "{}", stop.reason);
+        assert!(
+            stop.reason.contains("not a valid photo-upload event"),
+            "{}",
+            stop.reason
+        );
         let stop = parse(&event("a.jpg", r#","photo_digest":"SHA-256=x""#)).expect_err("inline");
         assert!(stop.reason.contains("inline photo"), "{}", stop.reason);
     }

@@ -94,7 +94,14 @@ pub(crate) async fn render(
         deduping += t.elapsed();
         rendition = Some(r);
     }
-    let (write, state, planned) = planned(p, event_id, &profile.attribute, decision, rendition, ask.output_digest)?;
+    let (write, state, planned) = planned(
+        p,
+        event_id,
+        &profile.attribute,
+        decision,
+        rendition,
+        ask.output_digest,
+    )?;
     Ok(Rendered {
         write,
         state,
@@ -148,7 +155,9 @@ fn planned(
         }
         (other, _) => Err(Stop::plugin(plugins::PluginError::MalformedResult {
             plugin: p.deduper.name().to_owned(),
-            reason: format!("it answered {other:?} where write with an output or skip was expected"),
+            reason: format!(
+                "it answered {other:?} where write with an output or skip was expected"
+            ),
         })),
     }
 }
