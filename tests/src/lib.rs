@@ -8,6 +8,7 @@
 //! - [`stack`]: NATS, slapd and the photosync service together, for end-to-end tests.
 //! - [`wait`]: polling with a deadline instead of sleeping.
 
+pub mod containers;
 pub mod fixtures;
 pub mod plugins;
 pub mod servers;

@@ -3,6 +3,7 @@
 
 mod ldap;
 mod nats;
+pub mod nats_cluster;
 mod samba;
 
 pub use ldap::{BASE_DN, LdapServer, PEOPLE_DN, Person};
