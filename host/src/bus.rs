@@ -2,6 +2,7 @@
 //! nats-server 2.9): the event and result streams, the photo Object Store bucket and the
 //! sync-state KV bucket. It knows subjects and buckets, not what events mean.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, object_store, stream};
@@ -103,9 +104,9 @@ fn header_value(text: &str) -> async_nats::HeaderValue {
     line.as_str().into()
 }
 
-/// A photo read from the photo bucket.
+/// An object read from a bucket: a photo from the photo bucket, or a plugin's code.
 #[derive(Debug)]
-pub struct StoredPhoto {
+pub struct StoredObject {
     pub bytes: Vec<u8>,
     /// The object's content digest, `SHA-256=…`; the bytes were checked against it.
     pub content: String,
@@ -127,10 +128,175 @@ pub struct Bus {
 pub struct BusOptions {
     /// Servers of one cluster (or one server), tried in turn.
     pub servers: Vec<String>,
-    /// User and password.
-    pub user: Option<(String, String)>,
+    /// How photosync proves who it is.
+    pub auth: Auth,
+    /// What TLS trusts and presents.
+    pub tls: Tls,
     /// Replicas of every stream, KV bucket and object store photosync creates (1, 3 or 5).
     pub replicas: usize,
+}
+
+impl BusOptions {
+    /// `url`, no credentials, one replica.
+    pub fn url(url: &str) -> Self {
+        Self {
+            servers: vec![url.to_owned()],
+            auth: Auth::None,
+            tls: Tls::default(),
+            replicas: 1,
+        }
+    }
+}
+
+/// How photosync authenticates to NATS; each names the configuration key it comes from.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    /// `nats.user` and `nats.password`.
+    UserPassword(String, String),
+    /// `nats.token`.
+    Token(String),
+    /// `nats.nkey`: the seed read from this file.
+    Nkey(PathBuf),
+    /// `nats.creds`: a `.creds` file.
+    Creds(PathBuf),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets.
+        f.write_str(self.key())
+    }
+}
+
+impl Auth {
+    /// The configuration key these credentials come from.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::UserPassword(..) => "nats.user and nats.password",
+            Auth::Token(_) => "nats.token",
+            Auth::Nkey(_) => "nats.nkey",
+            Auth::Creds(_) => "nats.creds",
+        }
+    }
+}
+
+/// TLS beyond the system's trust store: a private CA, a client certificate (mTLS).
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    /// `nats.ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `nats.cert-file` and `nats.key-file`.
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+/// Options with `auth` and `tls` applied; a file that cannot be read is an error naming its key.
+async fn connect_options(auth: &Auth, tls: &Tls) -> Result<async_nats::ConnectOptions, BusError> {
+    let mut connect = async_nats::ConnectOptions::new().name("photosync");
+    connect = match auth {
+        Auth::None => connect,
+        Auth::UserPassword(u, p) => connect.user_and_password(u.clone(), p.clone()),
+        Auth::Token(token) => connect.token(token.clone()),
+        Auth::Nkey(path) => {
+            let seed = std::fs::read_to_string(path).map_err(|e| {
+                BusError(format!(
+                    "cannot read the NKey seed file {} (nats.nkey): {e}",
+                    path.display()
+                ))
+            })?;
+            connect.nkey(seed.trim().to_owned())
+        }
+        Auth::Creds(path) => connect.credentials_file(path).await.map_err(|e| {
+            BusError(format!(
+                "cannot read the credentials file {} (nats.creds): {e}",
+                path.display()
+            ))
+        })?,
+    };
+    for (key, file) in [
+        ("nats.ca-file", tls.ca_file.as_ref()),
+        ("nats.cert-file", tls.client.as_ref().map(|(c, _)| c)),
+        ("nats.key-file", tls.client.as_ref().map(|(_, k)| k)),
+    ] {
+        if let Some(file) = file
+            && let Err(e) = std::fs::metadata(file)
+        {
+            return Err(BusError(format!(
+                "cannot read {} ({key}): {e}",
+                file.display()
+            )));
+        }
+    }
+    if let Some(ca) = &tls.ca_file {
+        connect = connect.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    if let Some((cert, key)) = &tls.client {
+        connect = connect
+            .add_client_certificate(cert.clone(), key.clone())
+            .require_tls(true);
+    }
+    Ok(connect)
+}
+
+/// What to do about a failed connection, in the words of the configuration: which key to set
+/// or check. `shown` names the servers.
+fn explain_connect_error(
+    e: &async_nats::ConnectError,
+    options: &BusOptions,
+    shown: &str,
+) -> BusError {
+    use async_nats::ConnectErrorKind as Kind;
+    let text = e.to_string();
+    let advice = if text.contains("invalid peer certificate") {
+        Some(match &options.tls.ca_file {
+            None => "the NATS server's certificate is not trusted: set nats.ca-file to the \
+                     certificate of the CA that signed it"
+                .to_owned(),
+            Some(ca) => format!(
+                "the NATS server's certificate is not trusted by the CA in nats.ca-file ({}), \
+                 or does not name the host in the URL",
+                ca.display()
+            ),
+        })
+    } else if text.contains("BadCertificate") || text.contains("CertificateRequired") {
+        Some(match &options.tls.client {
+            None => "the NATS server asks for a client certificate: set nats.cert-file and \
+                     nats.key-file"
+                .to_owned(),
+            Some(_) => "the NATS server does not accept the client certificate in \
+                        nats.cert-file (is it signed by a CA the server trusts, for client use?)"
+                .to_owned(),
+        })
+    } else if text.contains("InvalidContentType") {
+        Some(
+            "the server does not speak TLS, but TLS is required (tls:// or nats.ca-file / \
+              nats.cert-file): check the URL and port"
+                .to_owned(),
+        )
+    } else if matches!(
+        e.kind(),
+        Kind::AuthorizationViolation | Kind::Authentication
+    ) {
+        Some(match &options.auth {
+            Auth::None => "the NATS server refused the connection (authorization violation): \
+                           it needs credentials; give nats.user and nats.password, nats.token, \
+                           nats.nkey or nats.creds"
+                .to_owned(),
+            auth => format!(
+                "the NATS server refused the credentials in {} (authorization violation): check \
+                 them, and that the server knows that user",
+                auth.key()
+            ),
+        })
+    } else {
+        None
+    };
+    match advice {
+        Some(advice) => BusError(format!("cannot connect to {shown}: {advice} ({text})")),
+        None => err(&format!("cannot connect to {shown}"), e),
+    }
 }
 
 impl std::fmt::Debug for Bus {
@@ -142,11 +308,10 @@ impl std::fmt::Debug for Bus {
 impl Bus {
     /// Connects to `url` and makes sure the streams and buckets exist (one replica each).
     pub async fn connect(url: &str, user: Option<(&str, &str)>) -> Result<Self, BusError> {
-        let options = BusOptions {
-            servers: vec![url.to_owned()],
-            user: user.map(|(u, p)| (u.to_owned(), p.to_owned())),
-            replicas: 1,
-        };
+        let mut options = BusOptions::url(url);
+        if let Some((u, p)) = user {
+            options.auth = Auth::UserPassword(u.to_owned(), p.to_owned());
+        }
         Self::connect_with(&options).await
     }
 
@@ -154,10 +319,7 @@ impl Bus {
     /// sure the streams and buckets exist with `options.replicas` replicas.
     pub async fn connect_with(options: &BusOptions) -> Result<Self, BusError> {
         // Reconnects without end (the default), to any server of the list.
-        let mut connect = async_nats::ConnectOptions::new().name("photosync");
-        if let Some((u, p)) = &options.user {
-            connect = connect.user_and_password(u.clone(), p.clone());
-        }
+        let connect = connect_options(&options.auth, &options.tls).await?;
         let servers: Vec<async_nats::ServerAddr> = options
             .servers
             .iter()
@@ -170,7 +332,7 @@ impl Bus {
         let client = tokio::time::timeout(Duration::from_secs(20), connect.connect(servers))
             .await
             .map_err(|_| BusError(format!("cannot reach NATS at {shown} within 20 s")))?
-            .map_err(|e| err(&format!("cannot connect to {shown}"), e))?;
+            .map_err(|e| explain_connect_error(&e, options, &shown))?;
         let js = jetstream::new(client.clone());
         let replicas = options.replicas;
         ensure_streams(&js, replicas).await?;
@@ -222,7 +384,7 @@ impl Bus {
 
     /// The photo stored under `name` with its content digest (the object's `SHA-256=…`, checked
     /// against the bytes as they are read), or `None` when there is none.
-    pub async fn get_photo(&self, name: &str) -> Result<Option<StoredPhoto>, BusError> {
+    pub async fn get_photo(&self, name: &str) -> Result<Option<StoredObject>, BusError> {
         let mut object = match self.photos.get(name).await {
             Ok(object) => object,
             Err(e) if e.kind() == object_store::GetErrorKind::NotFound => return Ok(None),
@@ -234,7 +396,7 @@ impl Bus {
             .read_to_end(&mut bytes)
             .await
             .map_err(|e| err(&format!("cannot read photo {name}"), e))?;
-        Ok(Some(StoredPhoto { bytes, content }))
+        Ok(Some(StoredObject { bytes, content }))
     }
 
     /// The content digest of the photo stored under `name` without reading it, or `None` when
@@ -392,6 +554,68 @@ impl Bus {
 
     /// The state bucket.
     /// Replicas of every stream and bucket photosync creates.
+    /// Stores a plugin's component as `name` in the plugin bucket (created when missing, with
+    /// this connection's replicas).
+    pub async fn put_plugin(&self, name: &str, wasm: &[u8]) -> Result<(), BusError> {
+        let store = object_store(
+            &self.js,
+            object_store::Config {
+                bucket: events::PLUGINS_BUCKET.into(),
+                description: Some(
+                    "plugin components, pinned by SHA-256 in the configuration".into(),
+                ),
+                storage: stream::StorageType::File,
+                num_replicas: self.replicas,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let mut reader = wasm;
+        store
+            .put(name, &mut reader)
+            .await
+            .map(|_| ())
+            .map_err(|e| err(&format!("cannot store plugin {name}"), e))
+    }
+
+    /// The object `name` of Object Store bucket `bucket` (a plugin's code) and its content
+    /// digest, checked as it is read.
+    pub async fn get_object(&self, bucket: &str, name: &str) -> Result<StoredObject, BusError> {
+        let store = self
+            .js
+            .get_object_store(bucket)
+            .await
+            .map_err(|e| err(&format!("cannot open bucket {bucket}"), e))?;
+        let mut object = store
+            .get(name)
+            .await
+            .map_err(|e| err(&format!("cannot read {name} from bucket {bucket}"), e))?;
+        let content = object.info.digest.clone().unwrap_or_default();
+        let mut bytes = Vec::new();
+        object
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| err(&format!("cannot read {name} from bucket {bucket}"), e))?;
+        Ok(StoredObject { bytes, content })
+    }
+
+    /// The content digest of object `name` in bucket `bucket` without reading it.
+    pub async fn object_content(&self, bucket: &str, name: &str) -> Result<String, BusError> {
+        let store = self
+            .js
+            .get_object_store(bucket)
+            .await
+            .map_err(|e| err(&format!("cannot open bucket {bucket}"), e))?;
+        let info = store
+            .info(name)
+            .await
+            .map_err(|e| err(&format!("cannot read {name} from bucket {bucket}"), e))?;
+        match info.deleted {
+            true => Err(BusError(format!("{name} was deleted from bucket {bucket}"))),
+            false => Ok(info.digest.unwrap_or_default()),
+        }
+    }
+
     pub fn replicas(&self) -> usize {
         self.replicas
     }

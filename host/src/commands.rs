@@ -89,10 +89,27 @@ pub fn export(config: &Path) -> anyhow::Result<Outcome> {
     )))
 }
 
+/// Where a command without a configuration of its own finds NATS: a URL (no credentials), or a
+/// configuration file's `[nats]` section.
+#[derive(Debug, Clone)]
+pub enum NatsTarget {
+    Url(String),
+    Config(PathBuf),
+}
+
+impl NatsTarget {
+    async fn connect(&self) -> anyhow::Result<crate::bus::Bus> {
+        match self {
+            NatsTarget::Url(url) => Ok(crate::bus::Bus::connect(url, None).await?),
+            NatsTarget::Config(config) => service::connect_bus(&Config::load(config)?).await,
+        }
+    }
+}
+
 /// `photosync replay`: dead letters published again.
-pub fn replay(nats: &str) -> anyhow::Result<Outcome> {
+pub fn replay(nats: &NatsTarget) -> anyhow::Result<Outcome> {
     let replayed = block_on(async {
-        let bus = crate::bus::Bus::connect(nats, None).await?;
+        let bus = nats.connect().await?;
         Ok(bus.replay_dead_letters().await?)
     })?;
     Ok(Outcome::ok(format!("replayed {replayed} dead letters\n")))
@@ -196,7 +213,7 @@ pub fn report(config: &Path, since: Option<&str>, output: &Path) -> anyhow::Resu
 /// `photosync publish`: each file as a photo-upload event; `attrs` are NAME=VALUE.
 pub fn publish(
     files: &[PathBuf],
-    nats: &str,
+    nats: &NatsTarget,
     attrs: &[String],
     source: &str,
 ) -> anyhow::Result<Outcome> {
@@ -208,7 +225,7 @@ pub fn publish(
         attributes.insert(k.to_owned(), v.to_owned());
     }
     block_on(async {
-        let bus = crate::bus::Bus::connect(nats, None).await?;
+        let bus = nats.connect().await?;
         let mut text = String::new();
         for file in files {
             let event = publish::publish_file(&bus, file, source, &attributes).await?;
@@ -220,9 +237,9 @@ pub fn publish(
 
 /// `photosync results`: one line per result as it arrives, printed at once; ends after
 /// `count` results when given.
-pub fn results(nats: &str, count: Option<usize>) -> anyhow::Result<Outcome> {
+pub fn results(nats: &NatsTarget, count: Option<usize>) -> anyhow::Result<Outcome> {
     block_on(async {
-        let bus = crate::bus::Bus::connect(nats, None).await?;
+        let bus = nats.connect().await?;
         let mut sub = bus.client.subscribe(format!("{RESULT_PREFIX}.>")).await?;
         let mut seen = 0;
         let mut out = std::io::stdout();
@@ -319,6 +336,48 @@ pub fn plugin_inspect(file: &str) -> anyhow::Result<Outcome> {
     })
 }
 
+/// `photosync plugin push`: checks that the component is usable as a plugin, stores it as
+/// `name` (its file name by default) in the plugin bucket and prints the configuration lines
+/// that load it pinned by its SHA-256.
+pub fn plugin_push(file: &Path, name: Option<&str>, nats: &NatsTarget) -> anyhow::Result<Outcome> {
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => plugins::Source::File(file.to_path_buf()).short_name(),
+    };
+    let source = format!("nats:{}/{name}", crate::events::PLUGINS_BUCKET);
+    plugins::parse_source(&source).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    let wasm = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let report = plugins::inspect::inspect_bytes(&runtime()?, &name, &wasm)?;
+    if let Err(import) = report.check_grants() {
+        return Err(plugins::PluginError::ForbiddenImport {
+            plugin: name,
+            import,
+        }
+        .into());
+    }
+    let Some((role, _)) = report.roles.first() else {
+        bail!(
+            "{} implements no plugin role (it exports: {}); nothing pushed",
+            file.display(),
+            report.exports.join(", ")
+        );
+    };
+    let sha256 = plugins::sha256_hex(&wasm);
+    block_on(async {
+        let bus = nats.connect().await?;
+        bus.put_plugin(&name, &wasm).await?;
+        Ok(())
+    })?;
+    Ok(Outcome::ok(format!(
+        "Stored {name} ({} bytes, a {} plugin) in bucket {}. To run it, pinned, put this in the \
+         configuration:\n\n[plugins.{}]\nsource = \"{source}\"\nsha256 = \"{sha256}\"\n",
+        wasm.len(),
+        role.name(),
+        crate::events::PLUGINS_BUCKET,
+        role.name()
+    )))
+}
+
 /// `photosync plugin precompile`: the builtin plugins, and `files`, compiled into `dir` for
 /// this binary's engine (a container image's read-only `PHOTOSYNC_PLUGIN_PRECOMPILED_DIR`).
 pub fn plugin_precompile(dir: &Path, files: &[PathBuf]) -> anyhow::Result<Outcome> {
@@ -350,6 +409,38 @@ pub fn plugin_test(file: &str, cases: &Path) -> anyhow::Result<Outcome> {
     let source = plugins::parse_source(file).map_err(anyhow::Error::msg)?;
     let report = plugins::cases::run(&runtime()?, &source, cases)?;
     Ok(Outcome::unless(!report.passed(), report.to_string()))
+}
+
+/// `photosync plugin new`: a plugin project for `role` in `lang` written into `dir`, named
+/// `name` or after `dir`; refused when `dir` has anything in it.
+pub fn plugin_new(
+    dir: &Path,
+    role: &str,
+    lang: &str,
+    name: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    use plugins::scaffold;
+    let role = scaffold::parse_role(role)?;
+    let lang = scaffold::Lang::parse(lang)?;
+    let name = match name {
+        Some(name) => name.to_owned(),
+        None => scaffold::default_name(dir)?,
+    };
+    let files = scaffold::create(dir, role, lang, &name)?;
+    let mut text = format!(
+        "created {name}, a {} plugin in {}, in {}:\n",
+        role.name(),
+        lang.name(),
+        dir.display()
+    );
+    for file in &files {
+        text += &format!("  {}\n", file.path);
+    }
+    text += &format!(
+        "next: cd {} && ./build && photosync plugin test {name}.wasm --cases cases.toml\n",
+        dir.display()
+    );
+    Ok(Outcome::ok(text))
 }
 
 /// `photosync plugin list`.

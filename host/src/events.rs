@@ -32,6 +32,8 @@ pub const CONSUMER: &str = "photosync-workers";
 pub const PHOTOS_BUCKET: &str = "photosync-photos";
 /// The KV bucket holding each entry's sync state, keyed by its stable id.
 pub const STATE_BUCKET: &str = "photosync-state";
+/// The Object Store bucket `photosync plugin push` stores plugins in.
+pub const PLUGINS_BUCKET: &str = "photosync-plugins";
 /// Photos larger than this travel through the object store rather than inline.
 pub const INLINE_MAX: usize = 512 * 1024;
 
@@ -165,6 +167,10 @@ pub struct PhotoResult {
     /// Milliseconds spent per stage (`match`, `search`, `transform`, `dedup`, `write`, `total`).
     #[serde(default)]
     pub timings_ms: BTreeMap<String, f64>,
+    /// The plugins that handled the event, by role: the first 16 hex digits of each one's code's
+    /// SHA-256 (as `photosync_plugin_info` and `plugin push` give it in full).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugins: BTreeMap<String, String>,
     /// Which delivery of the event this was (1 for the first).
     pub delivery: u64,
     /// Whether this is the event's last result. `false` only for a `failed` result of an event
@@ -190,6 +196,7 @@ impl PhotoResult {
             attributes: vec![],
             reason: None,
             timings_ms: BTreeMap::new(),
+            plugins: BTreeMap::new(),
             delivery,
             is_final: true,
         }

@@ -33,15 +33,31 @@ pub struct Health {
     backlog: AtomicI64,
     /// Whether NATS is connected (set by the service from the client's state).
     nats_connected: std::sync::atomic::AtomicBool,
+    /// The plugin in force per role: its source and the SHA-256 of its code.
+    plugins: Mutex<BTreeMap<String, (String, String)>>,
+    /// New plugins refused while running, by role.
+    plugins_refused: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Health {
+    /// Notes the plugin now in force for `role`: where it came from and its code's SHA-256.
+    pub fn plugin_in_force(&self, role: &str, source: &str, sha256: &str) {
+        lock(&self.plugins).insert(role.to_owned(), (source.to_owned(), sha256.to_owned()));
+        lock(&self.plugins_refused)
+            .entry(role.to_owned())
+            .or_default();
+    }
+
+    /// Counts a new plugin for `role` that was refused (the old one kept running).
+    pub fn plugin_refused(&self, role: &str) {
+        *lock(&self.plugins_refused)
+            .entry(role.to_owned())
+            .or_default() += 1;
+    }
+
     /// Notes that the directory cannot be reached, and why.
     pub fn directory_down(&self, reason: &str) {
-        let mut down = self
-            .directory_down
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut down = lock(&self.directory_down);
         if down.is_none() {
             tracing::warn!(
                 "The directory is unreachable ({reason}); events wait until it is back."
@@ -52,10 +68,7 @@ impl Health {
 
     /// Notes that the directory answers again.
     pub fn directory_up(&self) {
-        let mut down = self
-            .directory_down
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut down = lock(&self.directory_down);
         if down.take().is_some() {
             tracing::info!("The directory is reachable again; waiting events go on.");
         }
@@ -63,10 +76,7 @@ impl Health {
 
     /// Whether the directory is known to be unreachable.
     pub fn is_directory_down(&self) -> bool {
-        self.directory_down
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        lock(&self.directory_down).is_some()
     }
 
     pub fn set_nats_connected(&self, connected: bool) {
@@ -98,14 +108,11 @@ impl Health {
     /// Counts a published result of an event of `kind` (`upload`, `directory-change`).
     pub fn record(&self, kind: &str, result: &PhotoResult) {
         if result.is_final {
-            *self
-                .outcomes
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+            *lock(&self.outcomes)
                 .entry((kind.to_owned(), result.outcome.as_str().to_owned()))
                 .or_default() += 1;
         }
-        let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stages = lock(&self.stages);
         for (stage, ms) in &result.timings_ms {
             if stage != "total" {
                 let slot = stages.entry(stage.clone()).or_default();
@@ -115,13 +122,13 @@ impl Health {
         }
         if let Some(total) = result.timings_ms.get("total") {
             let seconds = total / 1e3;
-            let mut histogram = self.histogram.lock().unwrap_or_else(|e| e.into_inner());
+            let mut histogram = lock(&self.histogram);
             let bucket = BUCKETS
                 .iter()
                 .position(|b| seconds <= *b)
                 .unwrap_or(BUCKETS.len());
             histogram[bucket] += 1;
-            *self.duration_sum.lock().unwrap_or_else(|e| e.into_inner()) += seconds;
+            *lock(&self.duration_sum) += seconds;
         }
     }
 
@@ -130,9 +137,7 @@ impl Health {
         if !self.nats_connected.load(Ordering::Relaxed) {
             return Some("NATS is not connected".into());
         }
-        self.directory_down
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.directory_down)
             .as_ref()
             .map(|reason| format!("the directory is unreachable: {reason}"))
     }
@@ -141,19 +146,14 @@ impl Health {
     pub fn metrics(&self) -> String {
         let mut out = String::new();
         out.push_str("# HELP photosync_events_total Events finished, by kind and outcome.\n# TYPE photosync_events_total counter\n");
-        for ((kind, outcome), n) in self
-            .outcomes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for ((kind, outcome), n) in lock(&self.outcomes).iter() {
             let _ = writeln!(
                 out,
                 "photosync_events_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}"
             );
         }
         out.push_str("# HELP photosync_stage_seconds Time spent per stage (match, search, dedup, transform, write, source).\n# TYPE photosync_stage_seconds summary\n");
-        for (stage, (sum, count)) in self.stages.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (stage, (sum, count)) in lock(&self.stages).iter() {
             let _ = writeln!(
                 out,
                 "photosync_stage_seconds_sum{{stage=\"{stage}\"}} {sum}"
@@ -164,7 +164,7 @@ impl Health {
             );
         }
         out.push_str("# HELP photosync_event_duration_seconds Time per event delivery.\n# TYPE photosync_event_duration_seconds histogram\n");
-        let histogram = *self.histogram.lock().unwrap_or_else(|e| e.into_inner());
+        let histogram = *lock(&self.histogram);
         let mut cumulative = 0;
         for (i, n) in histogram.iter().enumerate() {
             cumulative += n;
@@ -179,7 +179,7 @@ impl Health {
         let _ = writeln!(
             out,
             "photosync_event_duration_seconds_sum {}\nphotosync_event_duration_seconds_count {cumulative}",
-            *self.duration_sum.lock().unwrap_or_else(|e| e.into_inner())
+            *lock(&self.duration_sum)
         );
         let gauges = [
             (
@@ -231,8 +231,35 @@ impl Health {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
+        out.push_str("# HELP photosync_plugin_info The plugin in force per role, its source and the SHA-256 of its code.\n# TYPE photosync_plugin_info gauge\n");
+        for (role, (source, sha256)) in lock(&self.plugins).iter() {
+            let source = label_value(source);
+            let _ = writeln!(
+                out,
+                "photosync_plugin_info{{role=\"{role}\",source=\"{source}\",sha256=\"{sha256}\"}} 1"
+            );
+        }
+        out.push_str("# HELP photosync_plugin_reloads_refused_total New plugins refused while running (the previous one kept running), by role.\n# TYPE photosync_plugin_reloads_refused_total counter\n");
+        for (role, n) in lock(&self.plugins_refused).iter() {
+            let _ = writeln!(
+                out,
+                "photosync_plugin_reloads_refused_total{{role=\"{role}\"}} {n}"
+            );
+        }
         out
     }
+}
+
+/// A mutex's value, even after a panic elsewhere held it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `text` as a Prometheus label value: backslash, double quote and newline escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Serves `/healthz`, `/readyz` and `/metrics` on `listener` until the task is dropped.
@@ -280,6 +307,31 @@ pub async fn serve(listener: tokio::net::TcpListener, health: std::sync::Arc<Hea
             let _ = socket.shutdown().await;
         });
     }
+}
+
+/// The HTTP status `url` (`http://HOST:PORT/PATH`) answers a GET with: the client side of
+/// `photosync healthcheck`, so that an image without curl can probe itself.
+pub async fn get_status(url: &str) -> anyhow::Result<u16> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("{url} is not an http:// URL"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    let mut socket = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {authority}: {e}"))?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await?;
+    let status_line = String::from_utf8_lossy(&answer);
+    status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{url} answered something that is not HTTP"))
 }
 
 #[cfg(test)]
@@ -331,29 +383,4 @@ mod tests {
         health.directory_up();
         assert_eq!(health.not_ready(), None);
     }
-}
-
-/// The HTTP status `url` (`http://HOST:PORT/PATH`) answers a GET with: the client side of
-/// `photosync healthcheck`, so that an image without curl can probe itself.
-pub async fn get_status(url: &str) -> anyhow::Result<u16> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow::anyhow!("{url} is not an http:// URL"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, "/"),
-    };
-    let mut socket = tokio::net::TcpStream::connect(authority)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to {authority}: {e}"))?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-    socket.write_all(request.as_bytes()).await?;
-    let mut answer = Vec::new();
-    socket.read_to_end(&mut answer).await?;
-    let status_line = String::from_utf8_lossy(&answer);
-    status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("{url} answered something that is not HTTP"))
 }

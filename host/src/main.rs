@@ -41,9 +41,8 @@ enum Command {
     },
     /// Publishes the dead letters (events that failed on every delivery) again, and removes them.
     Replay {
-        /// The NATS server.
-        #[arg(long, env = "PHOTOSYNC_NATS", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
+        #[command(flatten)]
+        nats: NatsArgs,
     },
     /// Checks a configuration file without connecting to anything.
     CheckConfig {
@@ -55,9 +54,8 @@ enum Command {
         /// The photos.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The NATS server.
-        #[arg(long, env = "PHOTOSYNC_NATS", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
+        #[command(flatten)]
+        nats: NatsArgs,
         /// A producer attribute, NAME=VALUE (e.g. employeeID=12345); may be repeated.
         #[arg(long = "attr", value_name = "NAME=VALUE")]
         attrs: Vec<String>,
@@ -67,9 +65,8 @@ enum Command {
     },
     /// Prints results as they arrive, one line each.
     Results {
-        /// The NATS server.
-        #[arg(long, env = "PHOTOSYNC_NATS", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
+        #[command(flatten)]
+        nats: NatsArgs,
         /// Stop after this many results.
         #[arg(long)]
         count: Option<usize>,
@@ -202,6 +199,32 @@ enum PluginCommand {
         #[arg(long)]
         cases: PathBuf,
     },
+    /// Writes a new plugin project into DIR (which must not exist or be empty): source, WIT
+    /// files, a build script, test cases and a README, for one role in one language.
+    New {
+        /// The role: matcher, transformer or deduper.
+        #[arg(long)]
+        role: String,
+        /// The language: rust, python or js.
+        #[arg(long)]
+        lang: String,
+        /// The plugin's name (lower-case letters, digits and hyphens); DIR's name by default.
+        #[arg(long)]
+        name: Option<String>,
+        /// The folder to create.
+        dir: PathBuf,
+    },
+    /// Stores a plugin component in the NATS bucket photosync-plugins and prints the
+    /// configuration lines that load it, pinned by its SHA-256.
+    Push {
+        /// The component file.
+        file: PathBuf,
+        /// The object's name; the file's name by default.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        nats: NatsArgs,
+    },
     /// Compiles the builtin plugins (and the given components) ahead of time into a folder,
     /// for PHOTOSYNC_PLUGIN_PRECOMPILED_DIR (a container image's read-only copy).
     Precompile {
@@ -211,6 +234,27 @@ enum PluginCommand {
         /// Plugin components to compile besides the builtins.
         files: Vec<PathBuf>,
     },
+}
+
+/// Where a command that has no configuration of its own finds NATS.
+#[derive(Debug, clap::Args)]
+struct NatsArgs {
+    /// The NATS server (without credentials or a private CA; see --config).
+    #[arg(long, env = "PHOTOSYNC_NATS", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// A configuration file whose [nats] section (servers, credentials, TLS) to use instead of
+    /// --nats.
+    #[arg(long = "config", value_name = "FILE")]
+    nats_config: Option<PathBuf>,
+}
+
+impl From<NatsArgs> for commands::NatsTarget {
+    fn from(args: NatsArgs) -> Self {
+        match args.nats_config {
+            Some(config) => Self::Config(config),
+            None => Self::Url(args.nats),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -275,7 +319,7 @@ fn run(cli: Cli) -> anyhow::Result<commands::Outcome> {
         Command::Run { config } => commands::run(&config),
         Command::Watch { config } => commands::watch(&config),
         Command::Export { config, all: _ } => commands::export(&config),
-        Command::Replay { nats } => commands::replay(&nats),
+        Command::Replay { nats } => commands::replay(&nats.into()),
         Command::CheckConfig { config } => commands::check_config(&config),
         Command::Import {
             dir,
@@ -335,8 +379,8 @@ fn run(cli: Cli) -> anyhow::Result<commands::Outcome> {
             nats,
             attrs,
             source,
-        } => commands::publish(&files, &nats, &attrs, &source),
-        Command::Results { nats, count } => commands::results(&nats, count),
+        } => commands::publish(&files, &nats.into(), &attrs, &source),
+        Command::Results { nats, count } => commands::results(&nats.into(), count),
         Command::Healthcheck { url } => commands::healthcheck(&url),
         Command::Transform {
             input,
@@ -360,6 +404,18 @@ fn run(cli: Cli) -> anyhow::Result<commands::Outcome> {
         Command::Plugin {
             command: PluginCommand::Test { file, cases },
         } => commands::plugin_test(&file, &cases),
+        Command::Plugin {
+            command:
+                PluginCommand::New {
+                    role,
+                    lang,
+                    name,
+                    dir,
+                },
+        } => commands::plugin_new(&dir, &role, &lang, name.as_deref()),
+        Command::Plugin {
+            command: PluginCommand::Push { file, name, nats },
+        } => commands::plugin_push(&file, name.as_deref(), &nats.into()),
         Command::Plugin {
             command: PluginCommand::Precompile { dir, files },
         } => commands::plugin_precompile(&dir, &files),

@@ -68,22 +68,16 @@ pub struct Inspection {
     pub refusal: Option<PluginError>,
 }
 
-/// Describes a component for `photosync plugin inspect`; refuses one that imports something the
-/// host does not grant or implements no role.
+/// Describes a component for `photosync plugin inspect`, each import with what it gets
+/// (`granted: clocks`, `denied: network`, …); refuses one that imports something the host does
+/// not provide or implements no role.
 pub fn inspect_plugin(
     runtime: &Runtime,
     source: &plugins::Source,
 ) -> Result<Inspection, PluginError> {
-    let name = match source {
-        plugins::Source::File(path) => path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ),
-        plugins::Source::Builtin(_) => source.to_string(),
-    };
+    let name = source.short_name();
     let wasm = source.read(&name)?;
-    let component = runtime.compile(&name, &wasm)?;
-    let report = inspect::inspect(runtime.engine(), &component);
+    let report = inspect::inspect_bytes(runtime, &name, &wasm)?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -100,8 +94,8 @@ pub fn inspect_plugin(
         );
     }
     let _ = writeln!(out, "  imports:");
-    for import in &report.imports {
-        let _ = writeln!(out, "    {import}");
+    for line in report.import_lines() {
+        let _ = writeln!(out, "    {line}");
     }
     let refusal = if let Err(import) = report.check_grants() {
         Some(PluginError::ForbiddenImport {

@@ -128,6 +128,22 @@ fn inspect_describes_a_builtin_and_refuses_a_non_component() {
         "{stdout}"
     );
     assert!(stdout.contains("verdict: usable"), "{stdout}");
+    // Each import with what it gets.
+    let grant_of = |interface: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(interface))
+            .unwrap_or_else(|| panic!("{interface} is listed: {stdout}"))
+            .to_owned()
+    };
+    assert!(
+        grant_of("photosync:plugin/types@").ends_with("granted: types"),
+        "{stdout}"
+    );
+    assert!(
+        grant_of("wasi:cli/environment@").ends_with("denied: environment (empty)"),
+        "{stdout}"
+    );
 
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, "(module)").expect("write");

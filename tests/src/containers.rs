@@ -24,14 +24,6 @@ const LABEL: &str = "photosync-tests";
 const CONFIG_IN_CONTAINER: &str = "/etc/photosync/photosync.toml";
 const PASSWORD_IN_CONTAINER: &str = "/run/secrets/ldap-password";
 
-/// The repository's top directory.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is inside the repository")
-        .to_path_buf()
-}
-
 /// Runs `podman ARGS` to its end.
 pub fn podman(args: &[&str]) -> Output {
     Command::new("podman")
@@ -136,7 +128,7 @@ pub fn image() -> &'static str {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         remove_leftovers();
-        let root = repo_root();
+        let root = crate::repo_root();
         let binary = root.join("target/release/photosync");
         assert!(
             binary.is_file(),

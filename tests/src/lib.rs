@@ -3,7 +3,9 @@
 //! # Layout
 //! - [`fixtures`]: photos made on the fly: photo-like JPEGs of any size, EXIF orientations,
 //!   CMYK, greyscale, progressive, PNG with alpha, and hostile files.
-//! - [`plugins`]: the built test plugins and a runtime set up as the host sets it up.
+//! - [`plugins`]: the built test plugins, the example plugins in other languages (built by their
+//!   own build scripts), and a runtime set up as the host sets it up.
+//! - [`containers`]: podman containers of photosync's image, removed on `Drop`.
 //! - [`servers`]: real `nats-server` and `slapd` on free loopback ports, gone on `Drop`.
 //! - [`stack`]: NATS, slapd and the photosync service together, for end-to-end tests.
 //! - [`wait`]: polling with a deadline instead of sleeping.
@@ -14,3 +16,11 @@ pub mod plugins;
 pub mod servers;
 pub mod stack;
 pub mod wait;
+
+/// The repository's top directory.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}

@@ -1,6 +1,10 @@
-//! The test plugins built by this crate's build script, and runtimes configured like the host's.
+//! The test plugins built by this crate's build script, the example plugins in other languages
+//! built by their own build scripts, and runtimes configured like the host's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use photosync::offline::default_limits;
 use photosync::plugins::{
@@ -49,4 +53,56 @@ pub fn file_spec(name: &str, limits: Limits, settings: &[(&str, &str)]) -> Plugi
 pub fn transformer(runtime: &Runtime) -> plugins::Transformer {
     plugins::Transformer::load(runtime, &builtin_spec(Role::Transformer, &[]))
         .expect("the builtin transformer loads")
+}
+
+/// The example plugins in other languages, and a hostile one, each built from source by its
+/// own build script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LanguagePlugin {
+    /// `plugins/match-table-py` (componentize-py).
+    PythonMatcher,
+    /// `plugins/dedup-keep-manual-js` (jco).
+    JsDeduper,
+    /// `tests/plugins/hostile-py`, which uses the Python matcher's componentize-py.
+    HostilePython,
+}
+
+/// Where the language plugins are built: beside the test plugins, kept between runs (rebuilt
+/// once per process).
+pub fn language_plugin_dir() -> PathBuf {
+    Path::new(env!("PHOTOSYNC_TEST_PLUGIN_DIR")).join("../../lang-plugins")
+}
+
+/// The component `which`, built once per process (Python 15-20 s, JavaScript about 15 s, plus
+/// a first install of the tool chain from PyPI or npm into the plugin's folder).
+pub fn built_language_plugin(which: LanguagePlugin) -> PathBuf {
+    static BUILT: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let (i, script, name) = match which {
+        LanguagePlugin::PythonMatcher => (0, "plugins/match-table-py/build", "match-table"),
+        LanguagePlugin::JsDeduper => (1, "plugins/dedup-keep-manual-js/build", "dedup-keep-manual"),
+        LanguagePlugin::HostilePython => {
+            built_language_plugin(LanguagePlugin::PythonMatcher);
+            (2, "tests/plugins/hostile-py/build", "hostile-py")
+        }
+    };
+    BUILT[i].get_or_init(|| build(script, name)).clone()
+}
+
+/// Runs a plugin's build script into `language_plugin_dir()/name.wasm` and returns the path.
+fn build(script: &str, name: &str) -> PathBuf {
+    let out = language_plugin_dir().join(format!("{name}.wasm"));
+    let started = Instant::now();
+    let output = Command::new(crate::repo_root().join(script))
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        output.status.success(),
+        "{script} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("built {name} in {:.1} s", started.elapsed().as_secs_f64());
+    out
 }

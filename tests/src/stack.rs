@@ -225,6 +225,7 @@ impl<D: TestDirectory> Stack<D> {
         let mut worker = WorkerProcess {
             child,
             log: self.dir.path().join(format!("{name}.log")),
+            config: path,
         };
         eventually(
             Duration::from_secs(30),
@@ -432,6 +433,7 @@ pub fn photosync_binary() -> std::path::PathBuf {
 pub struct WorkerProcess {
     child: std::process::Child,
     log: std::path::PathBuf,
+    config: std::path::PathBuf,
 }
 
 impl WorkerProcess {
@@ -447,6 +449,11 @@ impl WorkerProcess {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    /// The configuration file it was started with (what SIGHUP makes it read again).
+    pub fn config_file(&self) -> &std::path::Path {
+        &self.config
     }
 
     /// Its process id.

@@ -270,8 +270,8 @@ fn connect(urls: &[String], replicas: usize) -> (tokio::runtime::Runtime, Bus) {
         .expect("tokio");
     let options = BusOptions {
         servers: urls.to_vec(),
-        user: None,
         replicas,
+        ..BusOptions::url(&urls[0])
     };
     let bus = rt
         .block_on(Bus::connect_with(&options))
@@ -558,7 +558,7 @@ fn the_nats_node_leading_the_events_stream_killed_mid_burst_loses_nothing() {
 #[test]
 fn the_kubernetes_base_validates_and_its_worker_deployment_runs_under_podman_kube_play() {
     let _turn = one_at_a_time();
-    let root = containers::repo_root();
+    let root = photosync_tests::repo_root();
     let validate = std::process::Command::new(root.join("deploy/kubernetes/validate"))
         .output()
         .expect("deploy/kubernetes/validate starts");

@@ -5,12 +5,10 @@
 //! (real nats-server and slapd). A hostile Python plugin tries every way out of the sandbox and
 //! gets an error for each. Also: the reference plugins' cases, and WIT minor versions.
 //!
-//! Each component is built once per test process (Python 15-20 s, JavaScript about 15 s, plus a
-//! first install of the tool chain from PyPI or npm into the plugin's folder).
+//! Each component is built once per test process (`photosync_tests::plugins`).
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -21,58 +19,24 @@ use photosync::plugins::{
     Source, builtin, cases, inspect,
 };
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::plugins::{LanguagePlugin, built_language_plugin, language_plugin_dir};
+use photosync_tests::repo_root;
 use photosync_tests::servers::Person;
 use photosync_tests::stack::{Account, Stack};
 
-/// The workspace root.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
-
-/// Where built components go; beside the test plugins, kept between runs (rebuilt each run).
-fn out_dir() -> PathBuf {
-    Path::new(env!("PHOTOSYNC_TEST_PLUGIN_DIR")).join("../../lang-plugins")
-}
-
-/// Runs a plugin's build script into `out_dir()/name.wasm` and returns the path.
-fn build(script: &str, name: &str) -> PathBuf {
-    let out = out_dir().join(format!("{name}.wasm"));
-    let started = Instant::now();
-    let output = Command::new(root().join(script))
-        .arg(&out)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-    assert!(
-        output.status.success(),
-        "{script} failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    eprintln!("built {name} in {:.1} s", started.elapsed().as_secs_f64());
-    out
-}
-
 fn python_matcher() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| build("plugins/match-table-py/build", "match-table"))
+    BUILT.get_or_init(|| built_language_plugin(LanguagePlugin::PythonMatcher))
 }
 
 fn js_deduper() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| build("plugins/dedup-keep-manual-js/build", "dedup-keep-manual"))
+    BUILT.get_or_init(|| built_language_plugin(LanguagePlugin::JsDeduper))
 }
 
 fn hostile_python() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // It uses match-table-py's componentize-py, which that build installs.
-        python_matcher();
-        build("tests/plugins/hostile-py/build", "hostile-py")
-    })
+    BUILT.get_or_init(|| built_language_plugin(LanguagePlugin::HostilePython))
 }
 
 /// One runtime for the process, configured as the service's, with the code cache the stack's
@@ -82,7 +46,7 @@ fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         Runtime::new(RuntimeOptions {
             slots: 16,
-            cache_dir: Some(out_dir().join("../plugin-cache")),
+            cache_dir: Some(language_plugin_dir().join("../plugin-cache")),
             precompiled_dir: None,
             ..RuntimeOptions::default()
         })
@@ -125,7 +89,7 @@ fn accepted(path: &Path, role: Role, denied: &[&str]) -> Vec<String> {
 
 /// Runs a cases file and asserts that every case passed.
 fn passes(source: Source, cases_file: &str) {
-    let report = cases::run(runtime(), &source, &root().join(cases_file))
+    let report = cases::run(runtime(), &source, &repo_root().join(cases_file))
         .unwrap_or_else(|e| panic!("{cases_file}: {e}"));
     eprintln!("{source} with {cases_file}:\n{report}");
     assert!(report.passed(), "{cases_file}:\n{report}");
@@ -238,7 +202,7 @@ fn a_component_above_a_pool_limit_is_refused_naming_the_limit() {
     // A runtime with another pool has another engine, so the component is compiled again.
     let mut options = RuntimeOptions {
         slots: 2,
-        cache_dir: Some(out_dir().join("../plugin-cache")),
+        cache_dir: Some(language_plugin_dir().join("../plugin-cache")),
         precompiled_dir: None,
         ..RuntimeOptions::default()
     };
@@ -278,7 +242,7 @@ fn the_python_matcher_matches_an_uploaded_photo_end_to_end() {
     let wasm = python_matcher();
     let mut stack = Stack::start();
     let ada = Person::new("ada", "Ada", "Lovelace", Some("12345"));
-    stack.ldap.add_people(&[ada.clone()]);
+    stack.ldap.add_people(std::slice::from_ref(&ada));
     let settings = format!(
         "table = \"IMG_0042.JPG = employeeID=12345\"\n[plugins.matcher]\nsource = \"{}\"\n",
         wasm.display()
@@ -310,7 +274,7 @@ fn the_javascript_deduper_keeps_a_photo_changed_by_hand_end_to_end() {
     let wasm = js_deduper();
     let mut stack = Stack::start();
     let ada = Person::new("ada", "Ada", "Lovelace", Some("12345"));
-    stack.ldap.add_people(&[ada.clone()]);
+    stack.ldap.add_people(std::slice::from_ref(&ada));
     let deduper = format!("[plugins.deduper]\nsource = \"{}\"\n", wasm.display());
     let config = config_with(&stack, |text| format!("{text}\n{deduper}"));
     stack.start_service_with(config);

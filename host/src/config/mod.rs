@@ -39,6 +39,9 @@ pub struct Config {
     /// The log's format.
     #[serde(default)]
     pub log: LogConfig,
+    /// The file it was loaded from (what SIGHUP reads again); `None` for text parsed directly.
+    #[serde(skip)]
+    pub origin: Option<PathBuf>,
 }
 
 /// Backups of the photos photosync replaces.
@@ -142,6 +145,26 @@ pub struct NatsConfig {
     /// Password for `user`, from a file or an environment variable.
     #[serde(default)]
     pub password: Option<Secret>,
+    /// A token the server expects, from a file or an environment variable.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// A file holding an NKey user seed (`SU…`).
+    #[serde(default)]
+    pub nkey: Option<PathBuf>,
+    /// A `.creds` file (a user JWT and its NKey seed), as NATS accounts and managed NATS issue.
+    #[serde(default)]
+    pub creds: Option<PathBuf>,
+    /// PEM certificates of the CA(s) to trust for the server's certificate (a private CA);
+    /// TLS is then required.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM), with `key-file`, for a server that verifies clients (mTLS);
+    /// TLS is then required.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
 }
 
 fn default_replicas() -> usize {
@@ -262,12 +285,16 @@ impl Secret {
 }
 
 /// The three plugins.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PluginsConfig {
     /// Where compiled plugin code is cached; `~/.cache/photosync/plugins` by default.
     #[serde(default)]
     pub cache_dir: Option<PathBuf>,
+    /// How often a running worker checks its plugins' files and objects for new code, in
+    /// seconds; 0: only on SIGHUP.
+    #[serde(default = "default_reload_check_secs")]
+    pub reload_check_secs: u64,
     /// The matcher; default `builtin:match-pattern` with `patterns = "{employeeID}"`.
     #[serde(default)]
     pub matcher: Option<PluginConfig>,
@@ -279,13 +306,29 @@ pub struct PluginsConfig {
     pub deduper: Option<PluginConfig>,
 }
 
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            reload_check_secs: default_reload_check_secs(),
+            matcher: None,
+            transformer: None,
+            deduper: None,
+        }
+    }
+}
+
 /// One plugin: where its code is, its limits and its settings.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PluginConfig {
-    /// `builtin:NAME` or the path of a component file.
+    /// `builtin:NAME`, `nats:BUCKET/NAME` (an Object Store object) or the path of a component
+    /// file.
     #[serde(default)]
     pub source: Option<String>,
+    /// The SHA-256 (hex) the code must have; a plugin whose code differs is refused.
+    #[serde(default)]
+    pub sha256: Option<String>,
     /// Memory cap per call, MiB.
     #[serde(default)]
     pub memory_mib: Option<u64>,
@@ -374,6 +417,9 @@ fn default_page_size() -> i32 {
 fn default_ldap_timeout() -> u64 {
     10
 }
+fn default_reload_check_secs() -> u64 {
+    5
+}
 fn default_concurrency() -> usize {
     4
 }
@@ -426,7 +472,9 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text)
+        let mut config = Self::parse(&text)?;
+        config.origin = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses and validates TOML text.
@@ -474,6 +522,21 @@ impl Config {
             .as_ref()
             .map(|c| c.settings.clone())
             .unwrap_or_default();
+        spec.sha256 = configured.as_ref().and_then(|c| c.sha256.clone());
+        if let Some(pin) = &spec.sha256 {
+            if matches!(spec.source, plugins::Source::Builtin(_)) {
+                return Err(invalid(
+                    &format!("{key}.sha256"),
+                    "a builtin plugin is part of the binary; sha256 pins files and objects",
+                ));
+            }
+            if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    &format!("{key}.sha256"),
+                    "a SHA-256 is 64 hexadecimal digits (photosync plugin push prints it)",
+                ));
+            }
+        }
         let builtin_matcher =
             matches!(&spec.source, plugins::Source::Builtin(b) if b.role == Role::Matcher);
         if builtin_matcher && !spec.settings.contains_key("patterns") {

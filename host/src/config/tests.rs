@@ -95,6 +95,25 @@ fn each_invalid_config_gets_its_error() {
             "plugins.matcher.source: there is no builtin plugin \"nope\"",
         ),
         (
+            format!(
+                "{VALID}[plugins.matcher]\nsource = \"builtin:match-pattern\"\nsha256 = \"{}\"",
+                "a".repeat(64)
+            ),
+            "plugins.matcher.sha256: a builtin plugin is part of the binary",
+        ),
+        (
+            format!("{VALID}[plugins.matcher]\nsource = \"m.wasm\"\nsha256 = \"abc\""),
+            "plugins.matcher.sha256: a SHA-256 is 64 hexadecimal digits",
+        ),
+        (
+            format!("{VALID}[plugins.matcher]\nsource = \"nats:photosync-plugins\""),
+            "plugins.matcher.source: \"nats:photosync-plugins\" names no object",
+        ),
+        (
+            format!("{VALID}[plugins.matcher]\nsource = \"nats:bad.bucket/m.wasm\""),
+            "is not a bucket and an object name",
+        ),
+        (
             format!("{VALID}[worker]\nconcurrency = 0"),
             "worker: concurrency and max-deliver must be at least 1",
         ),
@@ -106,6 +125,37 @@ fn each_invalid_config_gets_its_error() {
             "expected {expected:?}, got {error:?}"
         );
     }
+}
+
+#[test]
+fn a_plugin_may_come_from_a_bucket_pinned_by_its_hash() {
+    let pin = "0123456789abcdef".repeat(4);
+    let text = format!(
+        "{VALID}[plugins.matcher]\nsource = \"nats:photosync-plugins/matcher-hr.wasm\"\nsha256 = \"{pin}\"\n"
+    );
+    let spec = Config::parse(&text)
+        .expect("valid")
+        .plugin_spec(Role::Matcher)
+        .expect("spec");
+    assert_eq!(
+        spec.source,
+        plugins::Source::Object {
+            bucket: "photosync-plugins".into(),
+            name: "matcher-hr.wasm".into()
+        }
+    );
+    assert_eq!(
+        spec.source.to_string(),
+        "nats:photosync-plugins/matcher-hr.wasm"
+    );
+    assert_eq!(spec.sha256.as_deref(), Some(pin.as_str()));
+    assert_eq!(
+        Config::parse(VALID)
+            .expect("valid")
+            .plugins
+            .reload_check_secs,
+        5
+    );
 }
 
 #[test]

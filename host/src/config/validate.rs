@@ -57,6 +57,30 @@ impl Config {
                 return Err(invalid("nats.password", "needs nats.user"));
             }
         }
+        if let Some(t) = &n.token {
+            t.check().map_err(|reason| invalid("nats.token", reason))?;
+        }
+        let ways: Vec<&str> = [
+            ("nats.user", n.user.is_some()),
+            ("nats.token", n.token.is_some()),
+            ("nats.nkey", n.nkey.is_some()),
+            ("nats.creds", n.creds.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+        .collect();
+        if ways.len() > 1 {
+            return Err(invalid(
+                ways[1],
+                format!("give one way to authenticate, not {}", ways.join(" and ")),
+            ));
+        }
+        if n.cert_file.is_some() != n.key_file.is_some() {
+            return Err(invalid(
+                "nats.cert-file",
+                "a client certificate needs both nats.cert-file and nats.key-file",
+            ));
+        }
         Ok(())
     }
 

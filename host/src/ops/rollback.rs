@@ -34,8 +34,8 @@ pub struct Restored {
 /// Restores what `scope` selects; with `dry_run`, only says what it would restore.
 pub async fn run(config: &Config, scope: &Scope, dry_run: bool) -> anyhow::Result<Vec<Restored>> {
     // The deduper alone: the sync state holds its digests.
-    let deduper = crate::service::deduper(config)?;
     let (bus, directory) = crate::service::connect_servers(config).await?;
+    let deduper = crate::service::deduper(config, &bus).await?;
     let handles = Handles {
         bus: &bus,
         directory: &directory,

@@ -9,11 +9,16 @@ pub(crate) mod frame;
 pub mod upload;
 pub mod verdict;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use crate::backup::Backups;
 use crate::bus::Bus;
 use crate::directory::Directory;
 use crate::events::{self, PhotoResult, PhotoUpload};
-use crate::plugins::{Deduper, Matcher, Profile, Transformer};
+use crate::plugins::{
+    Deduper, Matcher, PluginError, PluginSpec, Profile, Role, Runtime, Transformer,
+};
 use crate::text::clip;
 use frame::{Clock, Ended};
 
@@ -46,12 +51,44 @@ impl Kind {
     }
 }
 
-/// The three plugins an event goes through.
-#[derive(Debug)]
+/// The three plugins an event goes through; shared, so that a pipeline with one plugin
+/// replaced keeps the other two.
+#[derive(Debug, Clone)]
 pub struct Plugins {
-    pub matcher: Matcher,
-    pub transformer: Transformer,
-    pub deduper: Deduper,
+    pub matcher: Arc<Matcher>,
+    pub transformer: Arc<Transformer>,
+    pub deduper: Arc<Deduper>,
+}
+
+impl Plugins {
+    /// Loads and checks the plugins `specs` name, one for each role (matcher, transformer,
+    /// deduper).
+    pub fn load(
+        runtime: &Runtime,
+        [matcher, transformer, deduper]: [&PluginSpec; 3],
+    ) -> Result<Self, PluginError> {
+        Ok(Self {
+            matcher: Arc::new(Matcher::load(runtime, matcher)?),
+            transformer: Arc::new(Transformer::load(runtime, transformer)?),
+            deduper: Arc::new(Deduper::load(runtime, deduper)?),
+        })
+    }
+
+    /// These plugins with the one playing `role` loaded anew from `spec`.
+    pub fn with(
+        &self,
+        role: Role,
+        runtime: &Runtime,
+        spec: &PluginSpec,
+    ) -> Result<Self, PluginError> {
+        let mut plugins = self.clone();
+        match role {
+            Role::Matcher => plugins.matcher = Arc::new(Matcher::load(runtime, spec)?),
+            Role::Transformer => plugins.transformer = Arc::new(Transformer::load(runtime, spec)?),
+            Role::Deduper => plugins.deduper = Arc::new(Deduper::load(runtime, spec)?),
+        }
+        Ok(plugins)
+    }
 }
 
 /// What a pipeline is made of.
@@ -73,14 +110,14 @@ pub struct Parts {
 /// own: the stages reach them, nothing outside does.
 #[derive(Debug)]
 pub struct Pipeline {
-    matcher: Matcher,
-    transformer: Transformer,
-    deduper: Deduper,
-    directory: Directory,
+    matcher: Arc<Matcher>,
+    transformer: Arc<Transformer>,
+    deduper: Arc<Deduper>,
+    directory: Arc<Directory>,
     bus: Bus,
     profiles: Vec<Profile>,
-    /// Source digests of bucket photos seen before, by content.
-    digests: Digests,
+    /// The deduper's digests of bucket photos seen before, by content.
+    digests: Arc<Digests>,
     backups: Option<Backups>,
     dry_run: bool,
     retry: RetryPolicy,
@@ -101,13 +138,44 @@ impl Pipeline {
             matcher: plugins.matcher,
             transformer: plugins.transformer,
             deduper: plugins.deduper,
-            directory,
+            directory: Arc::new(directory),
             bus,
             profiles,
-            digests: Digests::default(),
+            digests: Arc::default(),
             backups,
             dry_run,
             retry,
+        }
+    }
+
+    /// The plugins events go through.
+    pub fn plugins(&self) -> Plugins {
+        Plugins {
+            matcher: self.matcher.clone(),
+            transformer: self.transformer.clone(),
+            deduper: self.deduper.clone(),
+        }
+    }
+
+    /// This pipeline with other plugins, sharing everything else (the remembered digests only
+    /// while the deduper stays: they are its digests). Events already handed the old pipeline
+    /// finish with the old plugins.
+    pub fn with_plugins(&self, plugins: Plugins) -> Self {
+        let digests = match Arc::ptr_eq(&plugins.deduper, &self.deduper) {
+            true => self.digests.clone(),
+            false => Arc::default(),
+        };
+        Self {
+            matcher: plugins.matcher,
+            transformer: plugins.transformer,
+            deduper: plugins.deduper,
+            directory: self.directory.clone(),
+            bus: self.bus.clone(),
+            profiles: self.profiles.clone(),
+            digests,
+            backups: self.backups.clone(),
+            dry_run: self.dry_run,
+            retry: self.retry,
         }
     }
 
@@ -139,6 +207,7 @@ impl Pipeline {
             }
             Err(stop) => Err(stop),
         };
+        result.plugins = self.versions();
         frame::settle(result, ended, clock, &self.retry, kind.subject())
     }
 
@@ -147,6 +216,7 @@ impl Pipeline {
     pub async fn predict(&self, event: PhotoUpload, photo: Vec<u8>, sequence: u64) -> PhotoResult {
         let mut clock = Clock::start();
         let mut result = PhotoResult::new(clip(&event.id, 200), 1);
+        result.plugins = self.versions();
         let ended = match upload::parse::check(&event) {
             Ok(_) => {
                 let upload = upload::Upload {
@@ -159,6 +229,19 @@ impl Pipeline {
             Err(stop) => Err(stop),
         };
         frame::settle(result, ended, clock, &self.retry, events::PHOTO_UPLOADED).result
+    }
+
+    /// Which code each plugin runs, for the result: role to the first 16 hex digits of its
+    /// SHA-256.
+    fn versions(&self) -> BTreeMap<String, String> {
+        [
+            (Role::Matcher, self.matcher.sha256()),
+            (Role::Transformer, self.transformer.sha256()),
+            (Role::Deduper, self.deduper.sha256()),
+        ]
+        .into_iter()
+        .map(|(role, sha256)| (role.name().to_owned(), sha256[..16].to_owned()))
+        .collect()
     }
 
     /// Whether the directory answers now.

@@ -123,18 +123,14 @@ pub fn run(runtime: &Runtime, source: &Source, cases: &Path) -> Result<Report, C
             ))
         })?;
     let base = cases.parent().unwrap_or(Path::new("."));
-    let plugin = match source {
-        Source::File(path) => path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ),
-        Source::Builtin(_) => source.to_string(),
-    };
+    let plugin = source.short_name();
     let spec = |settings| PluginSpec {
-        name: plugin.clone(),
-        source: source.clone(),
-        limits: crate::offline::default_limits(role),
         settings,
+        ..PluginSpec::new(
+            &plugin,
+            source.clone(),
+            crate::offline::default_limits(role),
+        )
     };
     let target = Target::load(runtime, role, spec(BTreeMap::new()))?;
     let mut results = Vec::with_capacity(file.cases.len());

@@ -30,6 +30,11 @@ impl Deduper {
         self.plugin.name()
     }
 
+    /// The SHA-256 of its code, lower-case hex.
+    pub fn sha256(&self) -> &str {
+        self.plugin.sha256()
+    }
+
     /// The plugin's digest of `data` (lower-case hex).
     pub fn digest(&self, data: &[u8]) -> Result<String, PluginError> {
         let digest = self.plugin.loaded.call(|store| {

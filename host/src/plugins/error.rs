@@ -13,6 +13,19 @@ pub enum PluginError {
         #[source]
         source: std::io::Error,
     },
+    /// The plugin's object could not be fetched from its bucket.
+    #[error("cannot fetch plugin {plugin}: {reason}")]
+    Fetch { plugin: String, reason: String },
+    /// The code is not the code the configuration pins.
+    #[error(
+        "plugin {plugin} is not the pinned code: its SHA-256 is {found}, the configuration \
+         pins {pinned}; put the intended plugin there or change sha256"
+    )]
+    HashMismatch {
+        plugin: String,
+        pinned: String,
+        found: String,
+    },
     /// The bytes are not a WebAssembly component wasmtime accepts.
     #[error("plugin {plugin} is not a usable WebAssembly component: {reason}")]
     Invalid { plugin: String, reason: String },
@@ -23,11 +36,11 @@ pub enum PluginError {
         expected: &'static str,
         found: String,
     },
-    /// The component imports something photosync does not give plugins.
+    /// The component imports something photosync does not provide.
     #[error(
-        "plugin {plugin} needs {import}, which photosync does not grant to plugins \
-         (plugins get only photosync:plugin/log and capability-free WASI: no files, network or \
-         environment); rebuild the plugin without it"
+        "plugin {plugin} needs {import}, which photosync does not provide to plugins \
+         (plugins may import photosync:plugin 0.1 and WASI 0.2, whose files, network and \
+         environment are linked but denied); rebuild the plugin without it"
     )]
     ForbiddenImport { plugin: String, import: String },
     /// The call ran past its CPU deadline and was stopped.
@@ -65,6 +78,8 @@ impl PluginError {
     pub fn plugin(&self) -> &str {
         match self {
             Self::Read { plugin, .. }
+            | Self::Fetch { plugin, .. }
+            | Self::HashMismatch { plugin, .. }
             | Self::Invalid { plugin, .. }
             | Self::WrongRole { plugin, .. }
             | Self::ForbiddenImport { plugin, .. }

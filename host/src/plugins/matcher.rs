@@ -32,6 +32,11 @@ impl Matcher {
         self.plugin.name()
     }
 
+    /// The SHA-256 of its code, lower-case hex.
+    pub fn sha256(&self) -> &str {
+        self.plugin.sha256()
+    }
+
     /// Match criteria for a photo, or the plugin's reason why there are none.
     pub fn match_photo(&self, photo: &PhotoInfo) -> Result<MatchOutcome, PluginError> {
         let answer = self.plugin.loaded.call(|store| {

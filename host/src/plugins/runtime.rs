@@ -135,6 +135,8 @@ impl Drop for Inner {
 /// A plugin compiled, checked against its role and pre-instantiated: ready for calls.
 pub(crate) struct Loaded {
     pub name: Arc<str>,
+    /// The SHA-256 of the component's bytes, lower-case hex.
+    pub sha256: String,
     pub pre: InstancePre<PluginState>,
     pub limits: Limits,
     runtime: Runtime,
@@ -220,6 +222,7 @@ impl Runtime {
                     reason: format!("{e:#}"),
                 })?;
         Ok(Loaded {
+            sha256: super::sha256_hex(wasm),
             name: name.into(),
             pre,
             limits,

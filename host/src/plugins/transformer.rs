@@ -27,6 +27,11 @@ impl Transformer {
         self.plugin.name()
     }
 
+    /// The SHA-256 of its code, lower-case hex.
+    pub fn sha256(&self) -> &str {
+        self.plugin.sha256()
+    }
+
     /// Turns `photo` into a rendition for `profile`. The outer error is the plugin failing; the
     /// inner one is the plugin rejecting the photo.
     pub fn transform(

@@ -45,6 +45,11 @@ impl<P> Typed<P> {
         &self.loaded.name
     }
 
+    /// The SHA-256 of its code, lower-case hex.
+    pub fn sha256(&self) -> &str {
+        &self.loaded.sha256
+    }
+
     /// The plugin answered something the contract does not allow.
     pub fn malformed(&self, reason: String) -> PluginError {
         PluginError::MalformedResult {

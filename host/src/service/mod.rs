@@ -8,6 +8,7 @@
 //! - [`watch`]: `photosync watch` and `photosync export --all`.
 
 mod pull;
+mod reload;
 pub mod watch;
 pub mod wiring;
 mod worker;
@@ -23,6 +24,7 @@ use crate::events;
 use crate::health::Health;
 use crate::pipeline::Kind;
 use pull::{Puller, pull};
+use reload::{Current, Reloader};
 use worker::Worker;
 
 pub use watch::{export_all, watch};
@@ -38,15 +40,19 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let mut shutdown = std::pin::pin!(shutdown);
+    // From the start: SIGHUP's default would end the process.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let health = Arc::new(Health::default());
     let start = async {
-        let plugins = plugins(&config)?;
         let bus = connect_bus(&config).await?;
-        let pipeline = Arc::new(wiring::assemble(&config, plugins, bus.clone(), false).await?);
+        let (plugins, reloader) =
+            Reloader::load(&config, runtime(&config)?, bus.clone(), health.clone()).await?;
+        let pipeline = wiring::assemble(&config, plugins, bus.clone(), false).await?;
         let consumers = consumers(&config, &bus).await?;
-        anyhow::Ok((bus, pipeline, consumers))
+        anyhow::Ok((bus, Arc::new(Current::new(pipeline)), reloader, consumers))
     };
     // Stopped while starting (a container stopped before NATS answered): nothing to hand back.
-    let (bus, pipeline, [uploads, changes]) = tokio::select! {
+    let (bus, pipeline, reloader, [uploads, changes]) = tokio::select! {
         started = start => started?,
         () = &mut shutdown => {
             tracing::info!("Stopped while starting.");
@@ -57,7 +63,7 @@ pub async fn run(
     let (stop_watcher, watcher_stopped) = tokio::sync::watch::channel(false);
     let watcher = config.watcher.enabled.then(|| {
         // A connection of its own: the pipeline's is dropped and re-made on its errors.
-        let directory = pipeline.another_directory();
+        let directory = pipeline.get().another_directory();
         let (bus, settings, mut stopped) = (bus.clone(), config.watcher.clone(), watcher_stopped);
         tokio::spawn(async move {
             let stopped = async move {
@@ -66,10 +72,10 @@ pub async fn run(
             crate::watcher::watch(&directory, &bus, &settings, stopped).await;
         })
     });
-    let health = Arc::new(Health::default());
     serve_health(&config, &health).await?;
     let observer = tokio::spawn(observe(bus.clone(), health.clone(), observed));
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let reloading = tokio::spawn(reloader.run(pipeline.clone(), hangup, stopping.clone()));
     let worker = Arc::new(Worker {
         pipeline,
         bus: bus.clone(),
@@ -107,6 +113,7 @@ pub async fn run(
     }
     let _ = permits.acquire_many(config.worker.concurrency as u32).await;
     observer.abort();
+    let _ = reloading.await;
     // Acks and hand-backs are queued on the connection: sent before the process ends.
     if let Err(e) = bus.client.flush().await {
         tracing::warn!(

@@ -5,26 +5,42 @@
 use anyhow::Context as _;
 
 use crate::backup::Backups;
-use crate::bus::Bus;
+use crate::bus::{Auth, Bus, BusOptions, Tls};
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::pipeline::{Parts, Pipeline, Plugins, RetryPolicy};
-use crate::plugins::{Deduper, Matcher, Role, Runtime, RuntimeOptions, Transformer};
+use crate::plugins::{
+    Code, Deduper, PluginError, PluginSpec, Role, Runtime, RuntimeOptions, Source,
+};
 
-/// NATS, with the configured credentials.
+/// NATS, with the configured credentials and TLS.
 pub async fn connect_bus(config: &Config) -> anyhow::Result<Bus> {
-    let nats_password = config
-        .nats
-        .password
-        .as_ref()
-        .map(|s| s.resolve())
-        .transpose()?;
-    let options = crate::bus::BusOptions {
-        servers: config.nats.servers(),
-        user: config.nats.user.clone().zip(nats_password),
-        replicas: config.nats.replicas,
+    Ok(Bus::connect_with(&bus_options(config)?).await?)
+}
+
+/// How the configuration says to reach NATS (secrets read from their files or variables).
+pub fn bus_options(config: &Config) -> anyhow::Result<BusOptions> {
+    let n = &config.nats;
+    let auth = match (&n.user, &n.token, &n.nkey, &n.creds) {
+        (Some(user), ..) => {
+            let password = n.password.as_ref().map(|s| s.resolve()).transpose()?;
+            Auth::UserPassword(user.clone(), password.unwrap_or_default())
+        }
+        (_, Some(token), ..) => Auth::Token(token.resolve()?),
+        (_, _, Some(seed), _) => Auth::Nkey(seed.clone()),
+        (_, _, _, Some(creds)) => Auth::Creds(creds.clone()),
+        _ => Auth::None,
     };
-    Ok(Bus::connect_with(&options).await?)
+    let tls = Tls {
+        ca_file: n.ca_file.clone(),
+        client: n.cert_file.clone().zip(n.key_file.clone()),
+    };
+    Ok(BusOptions {
+        servers: n.servers(),
+        auth,
+        tls,
+        replicas: n.replicas,
+    })
 }
 
 /// The directory client, checked to answer.
@@ -55,22 +71,43 @@ pub fn runtime(config: &Config) -> anyhow::Result<Runtime> {
     Runtime::new(options).map_err(|e| anyhow::anyhow!("cannot start the plugin runtime: {e:#}"))
 }
 
-/// The configured deduper alone (whose digests the sync state holds).
-pub fn deduper(config: &Config) -> anyhow::Result<Deduper> {
-    Ok(Deduper::load(
-        &runtime(config)?,
-        &config.plugin_spec(Role::Deduper)?,
-    )?)
+/// The spec of the plugin playing `role`, its code fetched when it is an object in a bucket.
+pub async fn plugin_spec(config: &Config, role: Role, bus: &Bus) -> anyhow::Result<PluginSpec> {
+    let mut spec = config.plugin_spec(role)?;
+    fetch_code(&mut spec, bus).await?;
+    Ok(spec)
 }
 
-/// The three configured plugins, loaded and checked.
-pub fn plugins(config: &Config) -> anyhow::Result<Plugins> {
-    let runtime = runtime(config)?;
-    Ok(Plugins {
-        matcher: Matcher::load(&runtime, &config.plugin_spec(Role::Matcher)?)?,
-        transformer: Transformer::load(&runtime, &config.plugin_spec(Role::Transformer)?)?,
-        deduper: Deduper::load(&runtime, &config.plugin_spec(Role::Deduper)?)?,
-    })
+/// Fetches the code of a plugin whose source is an Object Store object into `spec.code`, and
+/// returns the object's content digest; nothing for a file or builtin.
+pub async fn fetch_code(spec: &mut PluginSpec, bus: &Bus) -> Result<Option<String>, PluginError> {
+    let Source::Object { bucket, name } = &spec.source else {
+        return Ok(None);
+    };
+    let object = bus
+        .get_object(bucket, name)
+        .await
+        .map_err(|e| PluginError::Fetch {
+            plugin: spec.name.clone(),
+            reason: e.to_string(),
+        })?;
+    spec.code = Some(Code(object.bytes.into()));
+    Ok(Some(object.content))
+}
+
+/// The configured deduper alone (whose digests the sync state holds).
+pub async fn deduper(config: &Config, bus: &Bus) -> anyhow::Result<Deduper> {
+    let spec = plugin_spec(config, Role::Deduper, bus).await?;
+    Ok(Deduper::load(&runtime(config)?, &spec)?)
+}
+
+/// The three configured plugins, loaded with `runtime` and checked.
+pub async fn plugins(config: &Config, runtime: &Runtime, bus: &Bus) -> anyhow::Result<Plugins> {
+    let [matcher, transformer, deduper] = Role::ALL;
+    let matcher = plugin_spec(config, matcher, bus).await?;
+    let transformer = plugin_spec(config, transformer, bus).await?;
+    let deduper = plugin_spec(config, deduper, bus).await?;
+    Ok(Plugins::load(runtime, [&matcher, &transformer, &deduper])?)
 }
 
 /// How the configuration says failed events are tried again.
@@ -85,8 +122,8 @@ pub fn retry_policy(config: &Config) -> RetryPolicy {
 /// The pipeline: plugins loaded and checked, NATS connected, directory bound. With `dry_run`,
 /// one that decides everything and changes nothing.
 pub async fn pipeline(config: &Config, dry_run: bool) -> anyhow::Result<Pipeline> {
-    let plugins = plugins(config)?;
     let bus = connect_bus(config).await?;
+    let plugins = plugins(config, &runtime(config)?, &bus).await?;
     assemble(config, plugins, bus, dry_run).await
 }
 

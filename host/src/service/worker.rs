@@ -11,13 +11,16 @@ use futures::FutureExt as _;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
+use super::reload::Current;
 use crate::bus::Bus;
 use crate::health::Health;
 use crate::pipeline::{Delivery, Handled, Kind, Pipeline, RetryPolicy, Verdict};
 
 /// What every event task shares.
 pub(super) struct Worker {
-    pub pipeline: Arc<Pipeline>,
+    /// The pipeline in force; each event keeps the one it started with (plugins replaced
+    /// meanwhile apply to the next events).
+    pub pipeline: Arc<Current<Pipeline>>,
     pub bus: Bus,
     pub health: Arc<Health>,
     pub retry: RetryPolicy,
@@ -68,8 +71,9 @@ impl Worker {
                 sequence: i.stream_sequence,
             },
         );
+        let pipeline = self.pipeline.get();
         let Handled { result, verdict } = loop {
-            let handled = self.pipeline.handle(kind, &message.payload, delivery).await;
+            let handled = pipeline.handle(kind, &message.payload, delivery).await;
             if handled.verdict != Verdict::WaitForDirectory {
                 self.health.directory_up();
                 break handled;
@@ -77,7 +81,7 @@ impl Worker {
             self.health
                 .directory_down(handled.result.reason.as_deref().unwrap_or("unreachable"));
             let waiting = Counted::new(&self.health, Health::waiting);
-            let back = self.wait_for_directory(message).await;
+            let back = self.wait_for_directory(&pipeline, message).await;
             drop(waiting);
             if !back {
                 // Shutting down: hand the event back for another worker.
@@ -144,7 +148,7 @@ impl Worker {
 
     /// Waits until the directory answers, keeping the message ours meanwhile. False when the
     /// worker is stopping.
-    async fn wait_for_directory(&self, message: &Message) -> bool {
+    async fn wait_for_directory(&self, pipeline: &Pipeline, message: &Message) -> bool {
         let mut stopping = self.stopping.clone();
         let mut since_progress = Duration::ZERO;
         let pause = Duration::from_secs(1);
@@ -158,7 +162,7 @@ impl Worker {
                 let _ = message.ack_with(AckKind::Progress).await;
                 since_progress = Duration::ZERO;
             }
-            if !self.health.is_directory_down() || self.pipeline.directory_answers().await {
+            if !self.health.is_directory_down() || pipeline.directory_answers().await {
                 self.health.directory_up();
                 return true;
             }

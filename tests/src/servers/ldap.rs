@@ -316,7 +316,7 @@ impl Drop for LdapServer {
 }
 
 /// A private CA and a server certificate for 127.0.0.1, made with the openssl command.
-fn make_certificates(dir: &std::path::Path) {
+pub(super) fn make_certificates(dir: &std::path::Path) {
     let run = |args: &[&str]| {
         super::stdout_of(Command::new("openssl").args(args).current_dir(dir));
     };

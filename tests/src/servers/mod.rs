@@ -4,6 +4,7 @@
 mod ldap;
 mod nats;
 pub mod nats_cluster;
+pub mod nats_secure;
 mod samba;
 
 pub use ldap::{BASE_DN, LdapServer, PEOPLE_DN, Person};

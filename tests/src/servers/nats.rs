@@ -25,12 +25,7 @@ impl NatsServer {
     }
 
     fn spawn(port: u16, dir: &std::path::Path) -> Child {
-        let bin = super::find_binary(&[
-            "/usr/sbin/nats-server",
-            "/usr/bin/nats-server",
-            "/usr/local/bin/nats-server",
-        ]);
-        Command::new(bin)
+        Command::new(binary())
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir.join("jetstream"))
             .stdout(Stdio::null())
@@ -62,4 +57,13 @@ impl Drop for NatsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The nats-server binary (Debian puts it in sbin).
+pub(super) fn binary() -> String {
+    super::find_binary(&[
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ])
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use base64::Engine as _;
 
-use crate::bus::{Bus, StoredPhoto};
+use crate::bus::{Bus, StoredObject};
 use crate::events::{PHOTOS_BUCKET, PhotoRef, PhotoUpload};
 use crate::pipeline::Pipeline;
 use crate::pipeline::frame::Stop;
@@ -134,7 +134,7 @@ pub(crate) async fn fetch(
 }
 
 /// Reads a bucket photo, which must have the `expected` content when the event says so.
-async fn read(bus: &Bus, name: &str, expected: Option<&str>) -> Result<StoredPhoto, Stop> {
+async fn read(bus: &Bus, name: &str, expected: Option<&str>) -> Result<StoredObject, Stop> {
     let stored = bus
         .get_photo(name)
         .await

@@ -111,8 +111,11 @@ pub(crate) async fn render(
     })
 }
 
-/// What the deduper's final `decision` on `rendition` means for the attribute: the bytes to
-/// write, the state to keep and the result if the write goes as planned.
+/// The bytes to write (none: nothing to write), the state to keep and the result if the write
+/// goes as planned.
+type Planned = (Option<Vec<u8>>, Option<AttributeState>, AttributeResult);
+
+/// What the deduper's final `decision` on `rendition` means for the attribute.
 fn planned(
     p: &Pipeline,
     event_id: &str,
@@ -120,7 +123,7 @@ fn planned(
     decision: Decision,
     rendition: Option<Rendition>,
     output_digest: Option<String>,
-) -> Result<(Option<Vec<u8>>, Option<AttributeState>, AttributeResult), Stop> {
+) -> Result<Planned, Stop> {
     let keep = |s: &SyncState| AttributeState {
         source_digest: s.source_digest.clone(),
         written_digest: s.written_digest.clone(),
