@@ -13,8 +13,31 @@ use crate::events::{self, PhotoResult, PhotoUpload};
 
 /// How long JetStream remembers event ids for duplicate detection.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
-/// How long results are kept.
-const RESULTS_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long photosync's streams and buckets keep what they hold (zero: for ever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `PHOTOSYNC_EVENTS`.
+    pub events: Duration,
+    /// `PHOTOSYNC_RESULTS` and `PHOTOSYNC_CHANGES`.
+    pub results: Duration,
+    /// `PHOTOSYNC_DEAD`.
+    pub dead_letters: Duration,
+    /// The photo bucket.
+    pub photos: Duration,
+}
+
+impl Default for Retention {
+    /// What `[retention]` defaults to.
+    fn default() -> Self {
+        const DAY: u64 = 86_400;
+        Self {
+            events: Duration::from_secs(14 * DAY),
+            results: Duration::from_secs(7 * DAY),
+            dead_letters: Duration::from_secs(30 * DAY),
+            photos: Duration::from_secs(90 * DAY),
+        }
+    }
+}
 
 /// A NATS operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -134,16 +157,21 @@ pub struct BusOptions {
     pub tls: Tls,
     /// Replicas of every stream, KV bucket and object store photosync creates (1, 3 or 5).
     pub replicas: usize,
+    /// The configured retention, applied to streams and buckets that exist with another (and
+    /// logged); `None` for a client without a configuration, which creates missing ones with
+    /// the default retention and leaves existing ones as they are.
+    pub retention: Option<Retention>,
 }
 
 impl BusOptions {
-    /// `url`, no credentials, one replica.
+    /// `url`, no credentials, one replica, no retention of its own.
     pub fn url(url: &str) -> Self {
         Self {
             servers: vec![url.to_owned()],
             auth: Auth::None,
             tls: Tls::default(),
             replicas: 1,
+            retention: None,
         }
     }
 }
@@ -335,18 +363,28 @@ impl Bus {
             .map_err(|e| explain_connect_error(&e, options, &shown))?;
         let js = jetstream::new(client.clone());
         let replicas = options.replicas;
-        ensure_streams(&js, replicas).await?;
+        let retention = options.retention.unwrap_or_default();
+        ensure_streams(&js, replicas, &retention, options.retention.is_some()).await?;
         let photos = object_store(
             &js,
             object_store::Config {
                 bucket: events::PHOTOS_BUCKET.into(),
                 description: Some("every uploaded photo, under its file name".into()),
                 storage: stream::StorageType::File,
+                max_age: retention.photos,
                 num_replicas: replicas,
                 ..Default::default()
             },
         )
         .await?;
+        if options.retention.is_some() {
+            apply_retention(
+                &js,
+                &format!("OBJ_{}", events::PHOTOS_BUCKET),
+                retention.photos,
+            )
+            .await?;
+        }
         let state = key_value(
             &js,
             kv::Config {
@@ -625,7 +663,65 @@ impl Bus {
     }
 }
 
-async fn ensure_streams(js: &jetstream::Context, replicas: usize) -> Result<(), BusError> {
+/// Sets `stream`'s maximum age to `max_age` when it has another, saying so (or, when NATS does
+/// not allow it, warning).
+async fn apply_retention(
+    js: &jetstream::Context,
+    name: &str,
+    max_age: Duration,
+) -> Result<(), BusError> {
+    let mut stream = js
+        .get_stream(name)
+        .await
+        .map_err(|e| err(&format!("cannot read stream {name}"), e))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| err(&format!("cannot read stream {name}"), e))?;
+    if info.config.max_age == max_age {
+        return Ok(());
+    }
+    let shown = |d: Duration| match d.as_secs() {
+        0 => "for ever".to_owned(),
+        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s => format!("{s} s"),
+    };
+    let was = shown(info.config.max_age);
+    let mut updated = info.config.clone();
+    updated.max_age = max_age;
+    updated.duplicate_window = duplicate_window(info.config.duplicate_window, max_age);
+    // A client whose NATS user may not edit streams (a producer) leaves them as they are.
+    match js.update_stream(updated).await {
+        Ok(_) => tracing::info!(
+            stream = name,
+            "Retention: {name} now keeps messages {} (it kept them {was}); older ones are removed.",
+            shown(max_age)
+        ),
+        Err(e) => tracing::warn!(
+            stream = name,
+            "Cannot set the retention of {name} to {} ({e}); it keeps messages {was}.",
+            shown(max_age)
+        ),
+    }
+    Ok(())
+}
+
+/// The duplicate window `wanted`, at most `max_age` (JetStream's rule) unless that is unlimited.
+fn duplicate_window(wanted: Duration, max_age: Duration) -> Duration {
+    match max_age.is_zero() {
+        true => wanted,
+        false => wanted.min(max_age),
+    }
+}
+
+/// photosync's streams, created when missing with `retention`; with `update_existing`, existing
+/// ones get it too.
+async fn ensure_streams(
+    js: &jetstream::Context,
+    replicas: usize,
+    retention: &Retention,
+    update_existing: bool,
+) -> Result<(), BusError> {
     let events = stream::Config {
         name: events::EVENTS_STREAM.into(),
         subjects: vec![
@@ -633,7 +729,8 @@ async fn ensure_streams(js: &jetstream::Context, replicas: usize) -> Result<(), 
             events::DIRECTORY_CHANGED.into(),
         ],
         storage: stream::StorageType::File,
-        duplicate_window: DUPLICATE_WINDOW,
+        duplicate_window: duplicate_window(DUPLICATE_WINDOW, retention.events),
+        max_age: retention.events,
         num_replicas: replicas,
         ..Default::default()
     };
@@ -641,7 +738,7 @@ async fn ensure_streams(js: &jetstream::Context, replicas: usize) -> Result<(), 
         name: events::RESULTS_STREAM.into(),
         subjects: vec![format!("{}.>", events::RESULT_PREFIX)],
         storage: stream::StorageType::File,
-        max_age: RESULTS_MAX_AGE,
+        max_age: retention.results,
         num_replicas: replicas,
         ..Default::default()
     };
@@ -649,8 +746,8 @@ async fn ensure_streams(js: &jetstream::Context, replicas: usize) -> Result<(), 
         name: events::CHANGES_STREAM.into(),
         subjects: vec![events::PHOTO_CHANGED.into()],
         storage: stream::StorageType::File,
-        max_age: RESULTS_MAX_AGE,
-        duplicate_window: DUPLICATE_WINDOW,
+        max_age: retention.results,
+        duplicate_window: duplicate_window(DUPLICATE_WINDOW, retention.results),
         num_replicas: replicas,
         ..Default::default()
     };
@@ -658,6 +755,7 @@ async fn ensure_streams(js: &jetstream::Context, replicas: usize) -> Result<(), 
         name: events::DEAD_STREAM.into(),
         subjects: vec![format!("{}.>", events::DEAD_PREFIX)],
         storage: stream::StorageType::File,
+        max_age: retention.dead_letters,
         num_replicas: replicas,
         ..Default::default()
     };
@@ -673,6 +771,9 @@ async fn ensure_streams(js: &jetstream::Context, replicas: usize) -> Result<(), 
             .await
             .map_err(|e| err(&format!("cannot read stream {name}"), e))?;
         report_replicas(js, &name, replicas).await;
+        if update_existing {
+            apply_retention(js, &name, config.max_age).await?;
+        }
         let missing = config
             .subjects
             .iter()

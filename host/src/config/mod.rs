@@ -36,12 +36,103 @@ pub struct Config {
     /// Backups of replaced photos, for `photosync rollback` and `photosync report`.
     #[serde(default)]
     pub backup: BackupConfig,
+    /// How long photosync's streams and buckets keep what they hold.
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// The log's format.
     #[serde(default)]
     pub log: LogConfig,
     /// The file it was loaded from (what SIGHUP reads again); `None` for text parsed directly.
     #[serde(skip)]
     pub origin: Option<PathBuf>,
+}
+
+/// How long messages and photos are kept, each a duration: a number and `s`, `m`, `h` or `d`
+/// (`14d`), or `forever`. Photos are personal data: the defaults keep them weeks, not for ever.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetentionConfig {
+    /// Events in `PHOTOSYNC_EVENTS`, processed or not (inline photos among them).
+    #[serde(default = "default_events_retention")]
+    pub events: String,
+    /// Results (`PHOTOSYNC_RESULTS`) and photo-changed events (`PHOTOSYNC_CHANGES`).
+    #[serde(default = "default_results_retention")]
+    pub results: String,
+    /// Dead letters (`PHOTOSYNC_DEAD`), kept for `photosync replay`.
+    #[serde(default = "default_dead_letters_retention")]
+    pub dead_letters: String,
+    /// Photos in the photo bucket (`photosync-photos`): waiting for a person the directory does
+    /// not have yet, or kept by name for a later directory change.
+    #[serde(default = "default_photos_retention")]
+    pub photos: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            events: default_events_retention(),
+            results: default_results_retention(),
+            dead_letters: default_dead_letters_retention(),
+            photos: default_photos_retention(),
+        }
+    }
+}
+
+fn default_events_retention() -> String {
+    "14d".into()
+}
+fn default_results_retention() -> String {
+    "7d".into()
+}
+fn default_dead_letters_retention() -> String {
+    "30d".into()
+}
+fn default_photos_retention() -> String {
+    "90d".into()
+}
+
+impl RetentionConfig {
+    /// The durations, or the key whose value is not one and why.
+    pub fn durations(&self) -> Result<crate::bus::Retention, ConfigError> {
+        let parse = |key: &str, text: &str| {
+            parse_retention(text).map_err(|reason| invalid(&format!("retention.{key}"), reason))
+        };
+        Ok(crate::bus::Retention {
+            events: parse("events", &self.events)?,
+            results: parse("results", &self.results)?,
+            dead_letters: parse("dead-letters", &self.dead_letters)?,
+            photos: parse("photos", &self.photos)?,
+        })
+    }
+}
+
+/// `30s`, `15m`, `12h`, `14d`, or `forever` (zero: NATS's no limit).
+fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    if text == "forever" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let unit = text.chars().last().unwrap_or(' ');
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a duration like 14d, 12h, 30m or 30s, or forever"
+            ));
+        }
+    };
+    let number: u64 = text[..text.len() - 1]
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            format!("{text:?} is not a duration like 14d, 12h, 30m or 30s, or forever")
+        })?;
+    Ok(std::time::Duration::from_secs(
+        number.saturating_mul(seconds),
+    ))
 }
 
 /// Backups of the photos photosync replaces.

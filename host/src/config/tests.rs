@@ -114,6 +114,14 @@ fn each_invalid_config_gets_its_error() {
             "is not a bucket and an object name",
         ),
         (
+            format!("{VALID}[retention]\nevents = \"2 weeks\""),
+            "retention.events: \"2 weeks\" is not a duration like 14d",
+        ),
+        (
+            format!("{VALID}[retention]\nphotos = \"0d\""),
+            "retention.photos: \"0d\" is not a duration",
+        ),
+        (
             format!("{VALID}[worker]\nconcurrency = 0"),
             "worker: concurrency and max-deliver must be at least 1",
         ),

@@ -18,6 +18,7 @@ impl Config {
         if !(1..=3650).contains(&self.backup.retention_days) {
             return Err(invalid("backup.retention-days", "must be 1 to 3650"));
         }
+        self.retention.durations()?;
         Ok(())
     }
 

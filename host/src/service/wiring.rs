@@ -40,6 +40,7 @@ pub fn bus_options(config: &Config) -> anyhow::Result<BusOptions> {
         auth,
         tls,
         replicas: n.replicas,
+        retention: Some(config.retention.durations()?),
     })
 }
 
