@@ -49,12 +49,23 @@ impl Record {
             self.entry_id, self.at_micros, self.attribute
         )
     }
+
+    /// The names of its objects: each value before, then the value after.
+    fn names(&self) -> Vec<String> {
+        let prefix = self.prefix();
+        let mut names: Vec<String> = (0..self.values_before)
+            .map(|i| format!("{prefix}/before/{i}"))
+            .collect();
+        names.push(format!("{prefix}/after"));
+        names
+    }
 }
 
 /// The backup bucket, opened (or created with the retention) on first use.
 #[derive(Clone)]
 pub struct Backups {
     store: object_store::ObjectStore,
+    js: async_nats::jetstream::Context,
 }
 
 impl std::fmt::Debug for Backups {
@@ -91,7 +102,10 @@ impl Backups {
                 .await
                 .map_err(|e| err("cannot set the backup retention", e))?;
         }
-        Ok(Self { store })
+        Ok(Self {
+            store,
+            js: bus.js.clone(),
+        })
     }
 
     /// Keeps `before` (the values replaced) and `after` (the value written) as `record`.
@@ -125,16 +139,19 @@ impl Backups {
 
     /// Removes `record` (a write that did not happen after all).
     pub async fn discard(&self, record: &Record) -> Result<(), BusError> {
-        let prefix = record.prefix();
-        let mut names: Vec<String> = (0..record.values_before)
-            .map(|i| format!("{prefix}/before/{i}"))
-            .collect();
-        names.push(format!("{prefix}/after"));
-        for name in names {
+        for name in record.names() {
             self.store
                 .delete(&name)
                 .await
                 .map_err(|e| err(&format!("cannot remove the backup {name}"), e))?;
+        }
+        Ok(())
+    }
+
+    /// Erases `record` for good: its objects and every record of their names.
+    pub async fn erase(&self, record: &Record) -> Result<(), BusError> {
+        for name in record.names() {
+            crate::bus::erase_object(&self.js, &self.store, BACKUP_BUCKET, &name).await?;
         }
         Ok(())
     }

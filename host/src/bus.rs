@@ -48,6 +48,44 @@ pub(crate) fn err(what: &str, e: impl std::fmt::Display) -> BusError {
     BusError(format!("{what}: {e}"))
 }
 
+/// Deletes object `name` of `bucket` (`store`), then purges its metadata subject, so that not
+/// even the deletion marker keeps its name.
+pub(crate) async fn erase_object(
+    js: &jetstream::Context,
+    store: &object_store::ObjectStore,
+    bucket: &str,
+    name: &str,
+) -> Result<(), BusError> {
+    use base64::Engine as _;
+    store
+        .delete(name)
+        .await
+        .map_err(|e| err(&format!("cannot delete {name} from bucket {bucket}"), e))?;
+    let meta = format!(
+        "$O.{bucket}.M.{}",
+        base64::engine::general_purpose::URL_SAFE.encode(name)
+    );
+    purge_subject(js, &format!("OBJ_{bucket}"), &meta).await
+}
+
+/// Removes every message of `subject` from `stream`.
+async fn purge_subject(
+    js: &jetstream::Context,
+    stream: &str,
+    subject: &str,
+) -> Result<(), BusError> {
+    let handle = js
+        .get_stream(stream)
+        .await
+        .map_err(|e| err(&format!("cannot open stream {stream}"), e))?;
+    handle
+        .purge()
+        .filter(subject)
+        .await
+        .map(|_| ())
+        .map_err(|e| err(&format!("cannot purge {subject} from {stream}"), e))
+}
+
 /// The Object Store bucket `config` names, created with `config` when it does not exist
 /// (another worker may create it at the same time).
 pub(crate) async fn object_store(
@@ -435,6 +473,38 @@ impl Bus {
             .await
             .map_err(|e| err(&format!("cannot read photo {name}"), e))?;
         Ok(Some(StoredObject { bytes, content }))
+    }
+
+    /// Erases the photo stored under `name`, its chunks and every record of its name (the
+    /// deletion marker included); false when there was none.
+    pub async fn erase_photo(&self, name: &str) -> Result<bool, BusError> {
+        if self.photo_content(name).await?.is_none() {
+            return Ok(false);
+        }
+        erase_object(&self.js, &self.photos, events::PHOTOS_BUCKET, name).await?;
+        Ok(true)
+    }
+
+    /// Erases every value of `key` in the state bucket, the purge marker included (a KV purge
+    /// alone would leave the key in the bucket's stream); false when it held none.
+    pub async fn erase_state_key(&self, key: &str) -> Result<bool, BusError> {
+        if self
+            .state
+            .get(key)
+            .await
+            .map_err(|e| err("cannot read sync state", e))?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let stream = format!("KV_{}", events::STATE_BUCKET);
+        purge_subject(
+            &self.js,
+            &stream,
+            &format!("$KV.{}.{key}", events::STATE_BUCKET),
+        )
+        .await?;
+        Ok(true)
     }
 
     /// The content digest of the photo stored under `name` without reading it, or `None` when

@@ -106,6 +106,16 @@ impl NatsTarget {
     }
 }
 
+/// `photosync forget`: one person's data erased from photosync's streams and buckets, one line
+/// per thing removed.
+pub fn forget(config: &Path, target: &ops::forget::Target) -> anyhow::Result<Outcome> {
+    let config = Config::load(config)?;
+    let removed = block_on(ops::forget::run(&config, target))?;
+    let mut text: String = removed.iter().map(|l| format!("removed {l}\n")).collect();
+    text += &format!("forget: {} things removed\n", removed.len());
+    Ok(Outcome::ok(text))
+}
+
 /// `photosync replay`: dead letters published again.
 pub fn replay(nats: &NatsTarget) -> anyhow::Result<Outcome> {
     let replayed = block_on(async {

@@ -155,6 +155,19 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Erases one person's data from every stream and bucket photosync owns (events, results,
+    /// photo-changed events, dead letters, photos, sync state, backups) and lists it.
+    Forget {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The person whose entry has this DN.
+        #[arg(long, conflicts_with = "name", required_unless_present = "name")]
+        entry: Option<String>,
+        /// The person a photo file of this name was for.
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Writes a self-contained HTML report of results, with photos before and after.
     Report {
         /// The configuration file.
@@ -308,6 +321,7 @@ impl Command {
             | Command::WatchFolder { config, .. }
             | Command::Resync { config, .. }
             | Command::Rollback { config, .. }
+            | Command::Forget { config, .. }
             | Command::Report { config, .. } => Some(config),
             _ => None,
         }
@@ -320,6 +334,18 @@ fn run(cli: Cli) -> anyhow::Result<commands::Outcome> {
         Command::Watch { config } => commands::watch(&config),
         Command::Export { config, all: _ } => commands::export(&config),
         Command::Replay { nats } => commands::replay(&nats.into()),
+        Command::Forget {
+            config,
+            entry,
+            name,
+        } => {
+            let target = match (entry, name) {
+                (Some(dn), _) => ops::forget::Target::Entry(dn),
+                (None, Some(name)) => ops::forget::Target::Name(name),
+                (None, None) => unreachable!("clap requires --entry or --name"),
+            };
+            commands::forget(&config, &target)
+        }
         Command::CheckConfig { config } => commands::check_config(&config),
         Command::Import {
             dir,
