@@ -26,6 +26,12 @@ pub(crate) async fn save_state(
         if s.claim.as_ref().is_some_and(|c| c.sequence == sequence) {
             s.claim = None;
         }
+        if s.sequence > sequence {
+            // A later upload claimed the entry after this one's claim lapsed (this one was held
+            // up between its write and now, e.g. by NATS going away) and wrote after it: its
+            // digests are the ones the directory holds.
+            return;
+        }
         for d in decided {
             let mut kept = d.state.clone();
             let before = s.attributes.get(&d.attribute);
