@@ -104,3 +104,6 @@ pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
     out.extend(value);
     out
 }
+
+#[cfg(test)]
+mod fuzz;

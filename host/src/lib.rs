@@ -56,3 +56,8 @@ pub mod state;
 pub mod text;
 pub mod timestamps;
 pub mod watcher;
+
+/// The fuzz targets' seed corpus and mutations, shared with the other crates' targets.
+#[cfg(test)]
+#[path = "../../tests/fuzz/seeds.rs"]
+mod fuzz_seeds;

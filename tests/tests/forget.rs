@@ -62,7 +62,7 @@ fn needles(dn: &str, id: &str, file: &str, photos: &[Vec<u8>]) -> Vec<Vec<u8>> {
         out.push(photo[middle..middle + 48].to_vec());
         let inline = base64::engine::general_purpose::STANDARD.encode(photo);
         let m = inline.len() / 2;
-        out.push(inline[m..m + 64].as_bytes().to_vec());
+        out.push(inline.as_bytes()[m..m + 64].to_vec());
     }
     out
 }

@@ -99,3 +99,6 @@ mod tests {
         assert!(stop.reason.contains("inline photo"), "{}", stop.reason);
     }
 }
+
+#[cfg(test)]
+mod fuzz;
