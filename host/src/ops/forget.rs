@@ -46,6 +46,16 @@ impl Person {
             || self.event_ids.contains(event)
     }
 
+    /// Whether result `r` is about the person.
+    fn names_result(&self, r: &PhotoResult) -> bool {
+        self.named(
+            r.entry_dn.as_deref(),
+            r.entry_id.as_deref(),
+            r.file_name.as_deref(),
+            &r.event_id,
+        )
+    }
+
     /// Adds what a result about the person says about them; whether it added anything.
     fn learn(&mut self, r: &PhotoResult) -> bool {
         let mut added = self.event_ids.insert(r.event_id.clone());
@@ -78,12 +88,7 @@ pub async fn run(config: &Config, target: &Target) -> anyhow::Result<Vec<String>
     loop {
         let mut added = false;
         for (_, r) in &results {
-            let about = person.named(
-                r.entry_dn.as_deref(),
-                r.entry_id.as_deref(),
-                r.file_name.as_deref(),
-                &r.event_id,
-            );
+            let about = person.names_result(r);
             if about {
                 added |= person.learn(r);
             }
@@ -126,12 +131,7 @@ async fn erase_messages(
 ) -> anyhow::Result<()> {
     let mut doomed: Vec<(&str, u64, String)> = Vec::new();
     for (seq, r) in results {
-        let about = person.named(
-            r.entry_dn.as_deref(),
-            r.entry_id.as_deref(),
-            r.file_name.as_deref(),
-            &r.event_id,
-        );
+        let about = person.names_result(r);
         if about {
             doomed.push((
                 RESULTS_STREAM,
