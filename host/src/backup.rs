@@ -18,9 +18,6 @@ use tokio::io::AsyncReadExt as _;
 
 use crate::bus::{Bus, BusError, err};
 
-/// The bucket's name.
-pub const BACKUP_BUCKET: &str = "photosync-backups";
-
 /// One write of one attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -66,6 +63,8 @@ impl Record {
 pub struct Backups {
     store: object_store::ObjectStore,
     js: async_nats::jetstream::Context,
+    /// The bucket's name (`<prefix>-backups`).
+    bucket: String,
 }
 
 impl std::fmt::Debug for Backups {
@@ -78,10 +77,11 @@ impl Backups {
     /// Opens the bucket, creating it with `retention` (records older than that are dropped by
     /// NATS) when it does not exist, and updating its retention when it differs.
     pub async fn open(bus: &Bus, retention: Duration) -> Result<Self, BusError> {
+        let bucket = bus.names().backups_bucket.clone();
         let store = crate::bus::object_store(
             &bus.js,
             object_store::Config {
-                bucket: BACKUP_BUCKET.into(),
+                bucket: bucket.clone(),
                 description: Some("photos replaced by photosync, for rollback".into()),
                 max_age: retention,
                 storage: stream::StorageType::File,
@@ -90,7 +90,7 @@ impl Backups {
             },
         )
         .await?;
-        let name = format!("OBJ_{BACKUP_BUCKET}");
+        let name = format!("OBJ_{bucket}");
         if let Ok(mut s) = bus.js.get_stream(&name).await
             && let Ok(info) = s.info().await
             && info.config.max_age != retention
@@ -105,6 +105,7 @@ impl Backups {
         Ok(Self {
             store,
             js: bus.js.clone(),
+            bucket,
         })
     }
 
@@ -151,7 +152,7 @@ impl Backups {
     /// Erases `record` for good: its objects and every record of their names.
     pub async fn erase(&self, record: &Record) -> Result<(), BusError> {
         for name in record.names() {
-            crate::bus::erase_object(&self.js, &self.store, BACKUP_BUCKET, &name).await?;
+            crate::bus::erase_object(&self.js, &self.store, &self.bucket, &name).await?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
 use crate::events::{self, PhotoResult, PhotoUpload};
+use crate::names::Names;
 
 /// How long JetStream remembers event ids for duplicate detection.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
@@ -182,6 +183,8 @@ pub struct Bus {
     state: kv::Store,
     /// Replicas of every stream and bucket photosync creates.
     replicas: usize,
+    /// The names of this deployment's subjects, streams and buckets.
+    names: Names,
 }
 
 /// How to reach NATS.
@@ -199,6 +202,8 @@ pub struct BusOptions {
     /// logged); `None` for a client without a configuration, which creates missing ones with
     /// the default retention and leaves existing ones as they are.
     pub retention: Option<Retention>,
+    /// The names of the deployment's subjects, streams and buckets (`[nats] prefix`).
+    pub names: Names,
 }
 
 impl BusOptions {
@@ -210,6 +215,7 @@ impl BusOptions {
             tls: Tls::default(),
             replicas: 1,
             retention: None,
+            names: Names::default(),
         }
     }
 }
@@ -402,11 +408,19 @@ impl Bus {
         let js = jetstream::new(client.clone());
         let replicas = options.replicas;
         let retention = options.retention.unwrap_or_default();
-        ensure_streams(&js, replicas, &retention, options.retention.is_some()).await?;
+        let names = options.names.clone();
+        ensure_streams(
+            &js,
+            &names,
+            replicas,
+            &retention,
+            options.retention.is_some(),
+        )
+        .await?;
         let photos = object_store(
             &js,
             object_store::Config {
-                bucket: events::PHOTOS_BUCKET.into(),
+                bucket: names.photos_bucket.clone(),
                 description: Some("every uploaded photo, under its file name".into()),
                 storage: stream::StorageType::File,
                 max_age: retention.photos,
@@ -418,7 +432,7 @@ impl Bus {
         if options.retention.is_some() {
             apply_retention(
                 &js,
-                &format!("OBJ_{}", events::PHOTOS_BUCKET),
+                &format!("OBJ_{}", names.photos_bucket),
                 retention.photos,
             )
             .await?;
@@ -426,7 +440,7 @@ impl Bus {
         let state = key_value(
             &js,
             kv::Config {
-                bucket: events::STATE_BUCKET.into(),
+                bucket: names.state_bucket.clone(),
                 description: "photosync's sync state per directory entry".into(),
                 history: 1,
                 storage: stream::StorageType::File,
@@ -441,6 +455,7 @@ impl Bus {
             photos,
             state,
             replicas,
+            names,
         })
     }
 
@@ -481,7 +496,7 @@ impl Bus {
         if self.photo_content(name).await?.is_none() {
             return Ok(false);
         }
-        erase_object(&self.js, &self.photos, events::PHOTOS_BUCKET, name).await?;
+        erase_object(&self.js, &self.photos, &self.names.photos_bucket, name).await?;
         Ok(true)
     }
 
@@ -497,11 +512,11 @@ impl Bus {
         {
             return Ok(false);
         }
-        let stream = format!("KV_{}", events::STATE_BUCKET);
+        let stream = format!("KV_{}", self.names.state_bucket);
         purge_subject(
             &self.js,
             &stream,
-            &format!("$KV.{}.{key}", events::STATE_BUCKET),
+            &format!("$KV.{}.{key}", self.names.state_bucket),
         )
         .await?;
         Ok(true)
@@ -520,7 +535,7 @@ impl Bus {
 
     /// Publishes a photo-upload event, with its id as the JetStream message id.
     pub async fn publish_upload(&self, event: &PhotoUpload) -> Result<(), BusError> {
-        self.publish_with_id(events::PHOTO_UPLOADED, &event.id, event)
+        self.publish_with_id(&self.names.photo_uploaded, &event.id, event)
             .await
     }
 
@@ -529,7 +544,10 @@ impl Bus {
         let payload = serde_json::to_vec(result).map_err(|e| err("cannot encode the result", e))?;
         let ack = self
             .js
-            .publish(result.outcome.subject(), Bytes::from(payload))
+            .publish(
+                self.names.result_subject(result.outcome),
+                Bytes::from(payload),
+            )
             .await
             .map_err(|e| err("cannot publish the result", e))?;
         ack.await
@@ -543,7 +561,7 @@ impl Bus {
         &self,
         event: &events::DirectoryChange,
     ) -> Result<(), BusError> {
-        self.publish_with_id(events::DIRECTORY_CHANGED, &event.id, event)
+        self.publish_with_id(&self.names.directory_changed, &event.id, event)
             .await
     }
 
@@ -552,13 +570,13 @@ impl Bus {
         &self,
         event: &events::PhotoChanged,
     ) -> Result<(), BusError> {
-        self.publish_with_id(events::PHOTO_CHANGED, &event.id, event)
+        self.publish_with_id(&self.names.photo_changed, &event.id, event)
             .await
     }
 
     async fn publish_with_id(
         &self,
-        subject: &'static str,
+        subject: &str,
         id: &str,
         event: &impl serde::Serialize,
     ) -> Result<(), BusError> {
@@ -568,7 +586,7 @@ impl Bus {
             .message_id(id);
         let ack = self
             .js
-            .send_publish(subject, publish)
+            .send_publish(subject.to_owned(), publish)
             .await
             .map_err(|e| err(&format!("cannot publish on {subject}"), e))?;
         ack.await
@@ -588,11 +606,7 @@ impl Bus {
         headers.insert("Photosync-Reason", header_value(reason));
         let ack = self
             .js
-            .publish_with_headers(
-                format!("{}.{subject}", events::DEAD_PREFIX),
-                headers,
-                payload,
-            )
+            .publish_with_headers(self.names.dead_subject(subject), headers, payload)
             .await
             .map_err(|e| err("cannot publish the dead letter", e))?;
         ack.await
@@ -603,9 +617,9 @@ impl Bus {
     /// Publishes every dead letter again on its original subject and removes it; returns how
     /// many. Each goes out with a new message id, so that duplicate detection does not drop it.
     pub async fn replay_dead_letters(&self) -> Result<usize, BusError> {
-        let prefix = format!("{}.", events::DEAD_PREFIX);
+        let prefix = format!("{}.", self.names.dead_prefix);
         let mut replayed = 0;
-        for message in self.stored(events::DEAD_STREAM).await? {
+        for message in self.stored(&self.names.dead_stream).await? {
             let Some(subject) = message.subject.as_str().strip_prefix(&prefix) else {
                 continue;
             };
@@ -619,7 +633,7 @@ impl Bus {
                 .await
                 .map_err(|e| err("the replayed event was not stored", e))?;
             self.js
-                .get_stream(events::DEAD_STREAM)
+                .get_stream(&self.names.dead_stream)
                 .await
                 .map_err(|e| err("cannot open the dead-letter stream", e))?
                 .delete_message(message.sequence)
@@ -668,7 +682,7 @@ impl Bus {
         let store = object_store(
             &self.js,
             object_store::Config {
-                bucket: events::PLUGINS_BUCKET.into(),
+                bucket: self.names.plugins_bucket.clone(),
                 description: Some(
                     "plugin components, pinned by SHA-256 in the configuration".into(),
                 ),
@@ -731,6 +745,11 @@ impl Bus {
     pub fn state(&self) -> &kv::Store {
         &self.state
     }
+
+    /// The names of this deployment's subjects, streams and buckets.
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
 }
 
 /// Sets `stream`'s maximum age to `max_age` when it has another, saying so (or, when NATS does
@@ -788,15 +807,16 @@ fn duplicate_window(wanted: Duration, max_age: Duration) -> Duration {
 /// ones get it too.
 async fn ensure_streams(
     js: &jetstream::Context,
+    names: &Names,
     replicas: usize,
     retention: &Retention,
     update_existing: bool,
 ) -> Result<(), BusError> {
     let events = stream::Config {
-        name: events::EVENTS_STREAM.into(),
+        name: names.events_stream.clone(),
         subjects: vec![
-            events::PHOTO_UPLOADED.into(),
-            events::DIRECTORY_CHANGED.into(),
+            names.photo_uploaded.clone(),
+            names.directory_changed.clone(),
         ],
         storage: stream::StorageType::File,
         duplicate_window: duplicate_window(DUPLICATE_WINDOW, retention.events),
@@ -805,16 +825,16 @@ async fn ensure_streams(
         ..Default::default()
     };
     let results = stream::Config {
-        name: events::RESULTS_STREAM.into(),
-        subjects: vec![format!("{}.>", events::RESULT_PREFIX)],
+        name: names.results_stream.clone(),
+        subjects: vec![format!("{}.>", names.result_prefix)],
         storage: stream::StorageType::File,
         max_age: retention.results,
         num_replicas: replicas,
         ..Default::default()
     };
     let changes = stream::Config {
-        name: events::CHANGES_STREAM.into(),
-        subjects: vec![events::PHOTO_CHANGED.into()],
+        name: names.changes_stream.clone(),
+        subjects: vec![names.photo_changed.clone()],
         storage: stream::StorageType::File,
         max_age: retention.results,
         duplicate_window: duplicate_window(DUPLICATE_WINDOW, retention.results),
@@ -822,8 +842,8 @@ async fn ensure_streams(
         ..Default::default()
     };
     let dead = stream::Config {
-        name: events::DEAD_STREAM.into(),
-        subjects: vec![format!("{}.>", events::DEAD_PREFIX)],
+        name: names.dead_stream.clone(),
+        subjects: vec![format!("{}.>", names.dead_prefix)],
         storage: stream::StorageType::File,
         max_age: retention.dead_letters,
         num_replicas: replicas,

@@ -10,7 +10,8 @@ use anyhow::{Context as _, bail};
 use futures::StreamExt as _;
 
 use crate::config::Config;
-use crate::events::{PHOTO_CHANGED, PhotoResult, RESULT_PREFIX};
+use crate::events::PhotoResult;
+use crate::names::Names;
 use crate::ops::{self, import, resync, rollback};
 use crate::plugins::{self, PluginSpec, Role, Runtime, RuntimeOptions};
 use crate::{offline, profiles, publish, service, shutdown};
@@ -85,23 +86,40 @@ pub fn export(config: &Path) -> anyhow::Result<Outcome> {
     let config = Config::load(config)?;
     let (entries, events) = block_on(service::export_all(&config))?;
     Ok(Outcome::ok(format!(
-        "exported {events} photos from {entries} entries on {PHOTO_CHANGED}\n"
+        "exported {events} photos from {entries} entries on {}\n",
+        config.nats.names().photo_changed
     )))
 }
 
-/// Where a command without a configuration of its own finds NATS: a URL (no credentials), or a
-/// configuration file's `[nats]` section.
+/// Where a command without a configuration of its own finds NATS: a URL (no credentials) and
+/// the deployment's prefix, or a configuration file's `[nats]` section.
 #[derive(Debug, Clone)]
 pub enum NatsTarget {
-    Url(String),
+    Url { url: String, prefix: String },
     Config(PathBuf),
 }
 
 impl NatsTarget {
     async fn connect(&self) -> anyhow::Result<crate::bus::Bus> {
         match self {
-            NatsTarget::Url(url) => Ok(crate::bus::Bus::connect(url, None).await?),
+            NatsTarget::Url { url, .. } => {
+                let mut options = crate::bus::BusOptions::url(url);
+                options.names = self.names()?;
+                Ok(crate::bus::Bus::connect_with(&options).await?)
+            }
             NatsTarget::Config(config) => service::connect_bus(&Config::load(config)?).await,
+        }
+    }
+
+    /// The names of the deployment's subjects, streams and buckets.
+    fn names(&self) -> anyhow::Result<Names> {
+        match self {
+            NatsTarget::Url { prefix, .. } => {
+                crate::names::check_prefix(prefix)
+                    .map_err(|reason| anyhow::anyhow!("--prefix {reason}"))?;
+                Ok(Names::new(prefix))
+            }
+            NatsTarget::Config(config) => Ok(Config::load(config)?.nats.names()),
         }
     }
 }
@@ -250,7 +268,8 @@ pub fn publish(
 pub fn results(nats: &NatsTarget, count: Option<usize>) -> anyhow::Result<Outcome> {
     block_on(async {
         let bus = nats.connect().await?;
-        let mut sub = bus.client.subscribe(format!("{RESULT_PREFIX}.>")).await?;
+        let subjects = format!("{}.>", bus.names().result_prefix);
+        let mut sub = bus.client.subscribe(subjects).await?;
         let mut seen = 0;
         let mut out = std::io::stdout();
         while let Some(message) = sub.next().await {
@@ -354,7 +373,8 @@ pub fn plugin_push(file: &Path, name: Option<&str>, nats: &NatsTarget) -> anyhow
         Some(name) => name.to_owned(),
         None => plugins::Source::File(file.to_path_buf()).short_name(),
     };
-    let source = format!("nats:{}/{name}", crate::events::PLUGINS_BUCKET);
+    let bucket = nats.names()?.plugins_bucket;
+    let source = format!("nats:{bucket}/{name}");
     plugins::parse_source(&source).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let wasm = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let report = plugins::inspect::inspect_bytes(&runtime()?, &name, &wasm)?;
@@ -383,7 +403,7 @@ pub fn plugin_push(file: &Path, name: Option<&str>, nats: &NatsTarget) -> anyhow
          configuration:\n\n[plugins.{}]\nsource = \"{source}\"\nsha256 = \"{sha256}\"\n",
         wasm.len(),
         role.name(),
-        crate::events::PLUGINS_BUCKET,
+        bucket,
         role.name()
     )))
 }

@@ -5,35 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Subject photo-upload events are published on.
-pub const PHOTO_UPLOADED: &str = "photosync.photo.uploaded";
-/// Subject directory-change events are published on (by the watcher or any third party).
-pub const DIRECTORY_CHANGED: &str = "photosync.directory.changed";
-/// Subject photo-changed events are published on, for downstream applications.
-pub const PHOTO_CHANGED: &str = "photosync.photo.changed";
-/// The JetStream stream keeping photo-changed events.
-pub const CHANGES_STREAM: &str = "PHOTOSYNC_CHANGES";
-/// Subject prefix of dead letters: events that failed on every delivery,
-/// `photosync.dead.<original subject>`.
-pub const DEAD_PREFIX: &str = "photosync.dead";
-/// The JetStream stream keeping dead letters until they are replayed.
-pub const DEAD_STREAM: &str = "PHOTOSYNC_DEAD";
-/// The durable consumer all workers share for directory-change events.
-pub const DIRECTORY_CONSUMER: &str = "photosync-directory";
-/// Prefix of result subjects: `photosync.result.<outcome>`.
-pub const RESULT_PREFIX: &str = "photosync.result";
-/// The JetStream stream holding photo-upload and directory-change events.
-pub const EVENTS_STREAM: &str = "PHOTOSYNC_EVENTS";
-/// The JetStream stream keeping results.
-pub const RESULTS_STREAM: &str = "PHOTOSYNC_RESULTS";
-/// The durable consumer all workers share.
-pub const CONSUMER: &str = "photosync-workers";
-/// The Object Store bucket holding every uploaded photo under its file name.
-pub const PHOTOS_BUCKET: &str = "photosync-photos";
-/// The KV bucket holding each entry's sync state, keyed by its stable id.
-pub const STATE_BUCKET: &str = "photosync-state";
-/// The Object Store bucket `photosync plugin push` stores plugins in.
-pub const PLUGINS_BUCKET: &str = "photosync-plugins";
 /// Photos larger than this travel through the object store rather than inline.
 pub const INLINE_MAX: usize = 512 * 1024;
 
@@ -70,7 +41,7 @@ pub struct PhotoUpload {
 pub enum PhotoRef {
     /// Base64 of the bytes, for photos up to [`INLINE_MAX`].
     Inline(String),
-    /// The name of an object in the [`PHOTOS_BUCKET`] Object Store bucket.
+    /// The name of an object in the photo Object Store bucket.
     Object(String),
 }
 
@@ -106,11 +77,6 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Superseded => "superseded",
         }
-    }
-
-    /// The subject a result with this outcome is published on.
-    pub fn subject(self) -> String {
-        format!("{RESULT_PREFIX}.{}", self.as_str())
     }
 }
 

@@ -8,7 +8,8 @@
 //! - [`commands`]: what each `photosync` command does, ending in an [`commands::Outcome`] (its
 //!   output and exit status); `main` only parses arguments.
 //! - [`config`]: the TOML configuration, validated before anything connects.
-//! - [`events`]: the event and result types and the NATS names.
+//! - [`events`]: the event and result types.
+//! - [`names`]: every NATS subject, stream, consumer and bucket name, made from `[nats] prefix`.
 //! - [`bus`]: NATS and JetStream: streams, the photo Object Store, the state KV bucket.
 //! - [`directory`]: LDAP: bind, search with escaping and paging, write photo attributes; TLS
 //!   trust and the reasons given for LDAP and Active Directory errors.
@@ -44,6 +45,7 @@ pub mod config;
 pub mod directory;
 pub mod events;
 pub mod health;
+pub mod names;
 pub mod offline;
 pub mod ops;
 pub mod pipeline;

@@ -259,13 +259,20 @@ struct NatsArgs {
     /// --nats.
     #[arg(long = "config", value_name = "FILE")]
     nats_config: Option<PathBuf>,
+    /// The deployment's prefix of subjects, streams and buckets, as its `[nats] prefix` (with
+    /// --nats; --config brings its own).
+    #[arg(long, env = "PHOTOSYNC_NATS_PREFIX", default_value = photosync::names::DEFAULT_PREFIX)]
+    prefix: String,
 }
 
 impl From<NatsArgs> for commands::NatsTarget {
     fn from(args: NatsArgs) -> Self {
         match args.nats_config {
             Some(config) => Self::Config(config),
-            None => Self::Url(args.nats),
+            None => Self::Url {
+                url: args.nats,
+                prefix: args.prefix,
+            },
         }
     }
 }

@@ -62,7 +62,14 @@ pub struct EntryState {
     /// A worker writing this entry right now, so that two never write it at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<Claim>,
+    /// The file names of the last photos written to the entry, newest last: what to erase
+    /// from the photo bucket and its name index when the entry is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_names: Vec<String>,
 }
+
+/// How many file names an entry's state remembers.
+const FILE_NAMES_KEPT: usize = 8;
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -93,6 +100,14 @@ impl EntryState {
                     .get(*a)
                     .is_some_and(|s| s.source_digest == source_digest)
             })
+    }
+
+    /// Remembers that a photo uploaded as `file_name` was written to the entry.
+    pub fn wrote_file(&mut self, file_name: &str) {
+        self.file_names.retain(|f| f != file_name);
+        self.file_names.push(file_name.to_owned());
+        let extra = self.file_names.len().saturating_sub(FILE_NAMES_KEPT);
+        self.file_names.drain(..extra);
     }
 
     /// The plugin view of one attribute's state.

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`fixtures`]: photos made on the fly: photo-like JPEGs of any size, EXIF orientations,
 //!   CMYK, greyscale, progressive, PNG with alpha, and hostile files.
+//! - [`names`]: the default deployment's NATS names, as other clients spell them.
 //! - [`plugins`]: the built test plugins, the example plugins in other languages (built by their
 //!   own build scripts), and a runtime set up as the host sets it up.
 //! - [`containers`]: podman containers of photosync's image, removed on `Drop`.
@@ -12,6 +13,7 @@
 
 pub mod containers;
 pub mod fixtures;
+pub mod names;
 pub mod plugins;
 pub mod servers;
 pub mod stack;

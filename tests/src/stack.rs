@@ -330,7 +330,7 @@ impl<D: TestDirectory> Stack<D> {
             .block_on(
                 self.bus
                     .js
-                    .publish(photosync::events::PHOTO_UPLOADED, payload.to_vec().into()),
+                    .publish("photosync.photo.uploaded", payload.to_vec().into()),
             )
             .expect("publish raw");
         self.rt

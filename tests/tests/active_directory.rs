@@ -7,13 +7,11 @@ use photosync::config::{LdapConfig, Secret};
 use photosync::directory::{Directory, DirectoryError};
 use std::time::Duration;
 
-use photosync::events::{
-    DIRECTORY_CHANGED, DirectoryChange, EVENTS_STREAM, Outcome, PHOTO_CHANGED, PhotoChanged,
-    PhotoResult,
-};
+use photosync::events::{DirectoryChange, Outcome, PhotoChanged, PhotoResult};
 use photosync::plugins::jpeg::inspect;
 use photosync::text::md5_hex;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::names::{DIRECTORY_CHANGED, EVENTS_STREAM, PHOTO_CHANGED};
 use photosync_tests::plugins::test_plugin;
 use photosync_tests::servers::{AD_BASE_DN, AD_DC_NAME, AD_STAFF_DN, AdUser, SambaDc};
 use photosync_tests::stack::Stack;

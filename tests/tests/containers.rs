@@ -17,14 +17,13 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use photosync::bus::{Bus, BusOptions};
-use photosync::events::{
-    CONSUMER, EVENTS_STREAM, Outcome, PhotoResult, RESULTS_STREAM, STATE_BUCKET,
-};
+use photosync::events::{Outcome, PhotoResult};
 use photosync::text::md5_hex;
 use photosync_tests::containers::{
     self, KubePlay, Worker, WorkerConfig, json_lines, podman, podman_ok,
 };
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::names::{CONSUMER, EVENTS_STREAM, RESULTS_STREAM, STATE_BUCKET};
 use photosync_tests::servers::nats_cluster::NatsCluster;
 use photosync_tests::servers::{LdapServer, Person, free_port};
 use photosync_tests::stack::Stack;

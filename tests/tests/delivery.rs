@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
-use photosync::events::{DEAD_STREAM, Outcome, PhotoResult, RESULTS_STREAM};
+use photosync::events::{Outcome, PhotoResult};
 use photosync::text::md5_hex;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::names::{DEAD_STREAM, RESULTS_STREAM};
 use photosync_tests::servers::{Person, free_port};
 use photosync_tests::stack::{Account, Stack, WorkerProcess};
 use photosync_tests::wait::eventually;

@@ -7,13 +7,11 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use photosync::events::{
-    CHANGES_STREAM, ChangeCause, DIRECTORY_CHANGED, DirectoryChange, EVENTS_STREAM, Outcome,
-    PHOTO_CHANGED, PhotoChanged, PhotoRef,
-};
+use photosync::events::{ChangeCause, DirectoryChange, Outcome, PhotoChanged, PhotoRef};
 use photosync::plugins::jpeg::inspect;
 use photosync::text::md5_hex;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::names::{CHANGES_STREAM, DIRECTORY_CHANGED, EVENTS_STREAM, PHOTO_CHANGED};
 use photosync_tests::servers::{LdapServer, PEOPLE_DN, Person};
 use photosync_tests::stack::{Account, Stack};
 use photosync_tests::wait::eventually;

@@ -5,8 +5,9 @@
 //! file name, photo bytes, inline or in chunks); someone else's data stays.
 
 use base64::Engine as _;
-use photosync::events::{CHANGES_STREAM, DEAD_STREAM, EVENTS_STREAM, Outcome, RESULTS_STREAM};
+use photosync::events::Outcome;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::names::{CHANGES_STREAM, DEAD_STREAM, EVENTS_STREAM, RESULTS_STREAM};
 use photosync_tests::servers::Person;
 use photosync_tests::stack::{Account, Stack, photosync_binary};
 

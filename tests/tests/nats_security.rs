@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use photosync::events::{Outcome, PHOTO_UPLOADED, PhotoRef, PhotoResult, PhotoUpload};
+use photosync::events::{Outcome, PhotoRef, PhotoResult, PhotoUpload};
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
+use photosync_tests::names::PHOTO_UPLOADED;
 use photosync_tests::servers::nats_secure::{Credentials, SecureNats, Security};
 use photosync_tests::servers::{LdapServer, Person};
 use photosync_tests::stack::{ldap_sections, photosync_binary};

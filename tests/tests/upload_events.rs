@@ -106,7 +106,7 @@ fn stored_object(stack: &Stack, name: &str) -> (String, Option<String>) {
         let bucket = stack
             .bus
             .js
-            .get_object_store(photosync::events::PHOTOS_BUCKET)
+            .get_object_store("photosync-photos")
             .await
             .expect("photo bucket");
         let info = bucket.info(name).await.expect("object info");

@@ -65,6 +65,11 @@ pub struct RetentionConfig {
     /// not have yet, or kept by name for a later directory change.
     #[serde(default = "default_photos_retention")]
     pub photos: String,
+    /// When an entry is deleted from the directory, erase its photos in the photo bucket, their
+    /// name index and its backups, not only its sync state (true by default; `photosync forget`
+    /// erases the rest, its events and results).
+    #[serde(default = "default_true")]
+    pub erase_deleted: bool,
 }
 
 impl Default for RetentionConfig {
@@ -74,6 +79,7 @@ impl Default for RetentionConfig {
             results: default_results_retention(),
             dead_letters: default_dead_letters_retention(),
             photos: default_photos_retention(),
+            erase_deleted: true,
         }
     }
 }
@@ -256,6 +262,12 @@ pub struct NatsConfig {
     /// The client certificate's private key (PEM).
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// What every subject, stream, consumer and bucket name starts with (`photosync` by
+    /// default: `photosync.photo.uploaded`, `PHOTOSYNC_EVENTS`, `photosync-state`, …). Two
+    /// deployments with different prefixes share one NATS account without seeing each other's
+    /// events, e.g. `prefix = "forest-b"`.
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 fn default_replicas() -> usize {
@@ -263,6 +275,15 @@ fn default_replicas() -> usize {
 }
 
 impl NatsConfig {
+    /// The names of this deployment's subjects, streams and buckets.
+    pub fn names(&self) -> crate::names::Names {
+        crate::names::Names::new(
+            self.prefix
+                .as_deref()
+                .unwrap_or(crate::names::DEFAULT_PREFIX),
+        )
+    }
+
     /// The servers to connect to: `urls`, or `url`.
     pub fn servers(&self) -> Vec<String> {
         match &self.url {

@@ -46,6 +46,10 @@ fn each_invalid_config_gets_its_error() {
             "nats.replicas: must be 1, 3 or 5",
         ),
         (
+            VALID.replace("[ldap]", "prefix = \"Forest.B\"\n[ldap]"),
+            "nats.prefix: must start with a lowercase letter (not \"Forest.B\")",
+        ),
+        (
             VALID.replace("[ldap]", "urls = [\"nats://127.0.0.2:4222\"]\n[ldap]"),
             "nats.urls: give nats.url or nats.urls, not both",
         ),

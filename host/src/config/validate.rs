@@ -46,6 +46,9 @@ impl Config {
         if !matches!(n.replicas, 1 | 3 | 5) {
             return Err(invalid("nats.replicas", "must be 1, 3 or 5"));
         }
+        if let Some(prefix) = &n.prefix {
+            crate::names::check_prefix(prefix).map_err(|reason| invalid("nats.prefix", reason))?;
+        }
         if let Some(format) = &self.log.format
             && !matches!(format.as_str(), "text" | "json")
         {

@@ -13,10 +13,7 @@ use std::collections::BTreeSet;
 use crate::backup::{Backups, Record};
 use crate::bus::Bus;
 use crate::config::Config;
-use crate::events::{
-    CHANGES_STREAM, DEAD_STREAM, DirectoryChange, EVENTS_STREAM, PHOTOS_BUCKET, PhotoChanged,
-    PhotoResult, PhotoUpload, RESULTS_STREAM,
-};
+use crate::events::{DirectoryChange, PhotoChanged, PhotoResult, PhotoUpload};
 use crate::state;
 
 /// Whose data to erase.
@@ -82,7 +79,7 @@ pub async fn run(config: &Config, target: &Target) -> anyhow::Result<Vec<String>
         Target::Entry(dn) => person.dns.insert(dn.clone()),
         Target::Name(name) => person.file_names.insert(name.clone()),
     };
-    let results = parsed::<PhotoResult>(&bus, RESULTS_STREAM).await?;
+    let results = parsed::<PhotoResult>(&bus, &bus.names().results_stream).await?;
     let records = backups.records().await?;
     // A result or backup naming one identifier gives the others; a few rounds reach them all.
     loop {
@@ -105,7 +102,32 @@ pub async fn run(config: &Config, target: &Target) -> anyhow::Result<Vec<String>
     }
     let mut removed = Vec::new();
     erase_messages(&bus, &person, &results, &mut removed).await?;
-    erase_stored(&bus, &backups, &records, &person, &mut removed).await?;
+    erase_stored(&bus, Some(&backups), &records, &person, &mut removed).await?;
+    Ok(removed)
+}
+
+/// Erases what photosync stores about a deleted entry — its photos in the photo bucket under
+/// `file_names` and the name index keys, its sync state and its backups (when `backups` is
+/// given) — but not the messages about it, which leave with their streams' retention; returns
+/// one line per thing removed.
+pub(crate) async fn erase_entry(
+    bus: &Bus,
+    backups: Option<&Backups>,
+    (dn, entry_id): (&str, &str),
+    file_names: BTreeSet<String>,
+) -> anyhow::Result<Vec<String>> {
+    let person = Person {
+        dns: BTreeSet::from_iter((!dn.is_empty()).then(|| dn.to_owned())),
+        ids: BTreeSet::from([entry_id.to_owned()]),
+        file_names,
+        event_ids: BTreeSet::new(),
+    };
+    let records = match backups {
+        Some(b) => b.records().await?,
+        None => vec![],
+    };
+    let mut removed = Vec::new();
+    erase_stored(bus, backups, &records, &person, &mut removed).await?;
     Ok(removed)
 }
 
@@ -129,18 +151,19 @@ async fn erase_messages(
     results: &[(u64, PhotoResult)],
     removed: &mut Vec<String>,
 ) -> anyhow::Result<()> {
+    let names = bus.names();
     let mut doomed: Vec<(&str, u64, String)> = Vec::new();
     for (seq, r) in results {
         let about = person.names_result(r);
         if about {
             doomed.push((
-                RESULTS_STREAM,
+                &names.results_stream,
                 *seq,
                 format!("result of event {}", r.event_id),
             ));
         }
     }
-    for stream in [EVENTS_STREAM, DEAD_STREAM] {
+    for stream in [&names.events_stream, &names.dead_stream] {
         for m in bus.stored(stream).await? {
             let what = if let Ok(e) = serde_json::from_slice::<PhotoUpload>(&m.payload) {
                 person
@@ -158,9 +181,13 @@ async fn erase_messages(
             }
         }
     }
-    for (seq, c) in parsed::<PhotoChanged>(bus, CHANGES_STREAM).await? {
+    for (seq, c) in parsed::<PhotoChanged>(bus, &names.changes_stream).await? {
         if person.named(Some(&c.dn), Some(&c.entry_id), None, &c.id) {
-            doomed.push((CHANGES_STREAM, seq, format!("photo-changed event {}", c.id)));
+            doomed.push((
+                &names.changes_stream,
+                seq,
+                format!("photo-changed event {}", c.id),
+            ));
         }
     }
     for (stream, seq, what) in doomed {
@@ -177,11 +204,12 @@ async fn erase_messages(
 /// Deletes the person's photos and their index keys, sync state and backups.
 async fn erase_stored(
     bus: &Bus,
-    backups: &Backups,
+    backups: Option<&Backups>,
     records: &[Record],
     person: &Person,
     removed: &mut Vec<String>,
 ) -> anyhow::Result<()> {
+    let names = bus.names();
     for name in &person.file_names {
         let indexed = state::find_photo(bus, name.rsplit_once('.').map_or(name, |(s, _)| s))
             .await?
@@ -190,35 +218,28 @@ async fn erase_stored(
         objects.extend(indexed.map(|i| i.object));
         for object in objects {
             if bus.erase_photo(&object).await? {
-                removed.push(format!("{PHOTOS_BUCKET}: photo {object}"));
+                removed.push(format!("{}: photo {object}", names.photos_bucket));
             }
         }
         if bus.erase_state_key(&state::name_key(name)).await? {
-            removed.push(format!(
-                "{}: name index of {name}",
-                crate::events::STATE_BUCKET
-            ));
+            removed.push(format!("{}: name index of {name}", names.state_bucket));
         }
     }
     for id in &person.ids {
         if bus.erase_state_key(&state::key(id)).await? {
-            removed.push(format!(
-                "{}: sync state of {id}",
-                crate::events::STATE_BUCKET
-            ));
+            removed.push(format!("{}: sync state of {id}", names.state_bucket));
         }
     }
-    for r in records {
-        if person.ids.contains(&r.entry_id) || person.dns.contains(&r.dn) {
-            backups.erase(r).await?;
-            removed.push(format!(
-                "{}: backup of {} {} (event {})",
-                crate::backup::BACKUP_BUCKET,
-                r.dn,
-                r.attribute,
-                r.event_id
-            ));
-        }
+    let Some(backups) = backups else {
+        return Ok(());
+    };
+    let about = |r: &&Record| person.ids.contains(&r.entry_id) || person.dns.contains(&r.dn);
+    for r in records.iter().filter(about) {
+        backups.erase(r).await?;
+        removed.push(format!(
+            "{}: backup of {} {} (event {})",
+            names.backups_bucket, r.dn, r.attribute, r.event_id
+        ));
     }
     Ok(())
 }

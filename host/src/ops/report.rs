@@ -12,7 +12,7 @@ use base64::Engine as _;
 use super::{OUTCOMES, Summary};
 use crate::backup::{Backups, Record};
 use crate::bus::Bus;
-use crate::events::{PhotoResult, RESULTS_STREAM};
+use crate::events::PhotoResult;
 
 /// One row: a final result and the backup of its write, if any.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ pub async fn build(bus: &Bus, backups: &Backups, since: Option<u64>) -> anyhow::
     let since = since.map_or(i64::MIN, |s| i64::try_from(s).unwrap_or(i64::MAX));
     let mut latest: HashMap<String, (String, PhotoResult)> = HashMap::new();
     let mut order = Vec::new();
-    for message in bus.stored(RESULTS_STREAM).await? {
+    for message in bus.stored(&bus.names().results_stream).await? {
         if message.time.unix_timestamp() < since {
             continue;
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 
-use crate::events::{Outcome, PhotoResult, RESULT_PREFIX};
+use crate::events::{Outcome, PhotoResult};
 
 /// Every outcome, in the order summaries list them.
 pub const OUTCOMES: [Outcome; 7] = [
@@ -184,7 +184,8 @@ impl std::fmt::Debug for Results {
 
 impl Results {
     pub async fn subscribe(bus: &crate::bus::Bus) -> anyhow::Result<Self> {
-        let subscription = bus.client.subscribe(format!("{RESULT_PREFIX}.>")).await?;
+        let subjects = format!("{}.>", bus.names().result_prefix);
+        let subscription = bus.client.subscribe(subjects).await?;
         bus.client.flush().await?;
         Ok(Self { subscription })
     }

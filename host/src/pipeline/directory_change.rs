@@ -3,7 +3,7 @@
 //! its digest changed, never for photosync's own writes), and a photo waiting in the bucket for
 //! the entry's photo names goes through the upload path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::Pipeline;
@@ -38,6 +38,53 @@ pub(crate) fn parse(payload: &[u8]) -> Result<DirectoryChange, Stop> {
     Ok(change)
 }
 
+/// A deleted entry's sync state is forgotten and, unless `[retention] erase-deleted = false`,
+/// its photos in the bucket, their name index and its backups are erased first; says what was
+/// done.
+async fn deleted(p: &Pipeline, change: &DirectoryChange) -> Result<String, Stop> {
+    let failed = |e: &dyn std::fmt::Display| Stop::failed(e.to_string());
+    let known = state::load(&p.bus, &change.entry_id)
+        .await
+        .map_err(|e| failed(&e))?
+        .unwrap_or_default();
+    let mut erased = vec![];
+    if p.erase_deleted && !p.dry_run {
+        let mut files: BTreeSet<String> = known.file_names.iter().cloned().collect();
+        for name in known.names.iter().flatten() {
+            if let Some(stored) = state::find_photo(&p.bus, name)
+                .await
+                .map_err(|e| failed(&e))?
+            {
+                files.insert(stored.file_name);
+            }
+        }
+        let dn = if change.dn.is_empty() {
+            &known.dn
+        } else {
+            &change.dn
+        };
+        let entry = (dn.as_str(), change.entry_id.as_str());
+        erased = crate::ops::forget::erase_entry(&p.bus, p.backups.as_ref(), entry, files)
+            .await
+            .map_err(|e| failed(&format!("{e:#}")))?;
+    }
+    state::remove(&p.bus, &change.entry_id)
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(match (p.erase_deleted, erased.is_empty()) {
+        (false, _) => {
+            "the entry was deleted: its sync state is forgotten; its photos stay in the bucket \
+             (retention.erase-deleted is false)"
+                .into()
+        }
+        (true, true) => "the entry was deleted: its sync state is forgotten".into(),
+        (true, false) => format!(
+            "the entry was deleted: its sync state is forgotten and its data erased ({})",
+            erased.join("; ")
+        ),
+    })
+}
+
 /// Applies one directory change, recording what it found in `result`.
 pub(crate) async fn apply(
     p: &Pipeline,
@@ -48,13 +95,7 @@ pub(crate) async fn apply(
     result.entry_id = Some(change.entry_id.clone());
     result.entry_dn = (!change.dn.is_empty()).then(|| change.dn.clone());
     if change.change == ChangeKind::Delete {
-        state::remove(&p.bus, &change.entry_id)
-            .await
-            .map_err(|e| Stop::failed(e.to_string()))?;
-        result.reason = Some(
-            "the entry was deleted: its sync state is forgotten; its photos stay in the bucket"
-                .into(),
-        );
+        result.reason = Some(deleted(p, change).await?);
         return Ok(Outcome::Unchanged);
     }
     let resync = change.change == ChangeKind::Resync;
@@ -202,11 +243,11 @@ impl Pipeline {
         let note = match &event.md5 {
             Some(md5) => format!(
                 "{attribute} was changed in the directory by someone else (md5 {md5}); published on {}",
-                crate::events::PHOTO_CHANGED
+                self.bus.names().photo_changed
             ),
             None => format!(
                 "{attribute} was removed in the directory by someone else; published on {}",
-                crate::events::PHOTO_CHANGED
+                self.bus.names().photo_changed
             ),
         };
         Ok((Some(digest), Some(note)))

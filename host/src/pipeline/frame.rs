@@ -115,13 +115,14 @@ pub struct Delivery {
     pub sequence: u64,
 }
 
-/// Puts how a path ended into `result`, with its timings, and decides the verdict.
+/// Puts how a path ended into `result`, with its timings, and decides the verdict (a dead
+/// letter would be kept on `dead_subject`).
 pub(crate) fn settle(
     mut result: PhotoResult,
     ended: Ended,
     clock: Clock,
     policy: &RetryPolicy,
-    subject: &str,
+    dead_subject: &str,
 ) -> Handled {
     let cause = match ended {
         Ok(outcome) => {
@@ -135,7 +136,7 @@ pub(crate) fn settle(
         }
     };
     result.timings_ms = clock.finish();
-    let verdict = policy.decide(cause, result.delivery, subject, &mut result);
+    let verdict = policy.decide(cause, result.delivery, dead_subject, &mut result);
     Handled { result, verdict }
 }
 

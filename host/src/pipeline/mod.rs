@@ -15,7 +15,8 @@ use std::sync::Arc;
 use crate::backup::Backups;
 use crate::bus::Bus;
 use crate::directory::Directory;
-use crate::events::{self, PhotoResult, PhotoUpload};
+use crate::events::{PhotoResult, PhotoUpload};
+use crate::names::Names;
 use crate::plugins::{
     Deduper, Matcher, PluginError, PluginSpec, Profile, Role, Runtime, Transformer,
 };
@@ -34,11 +35,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The subject events of this kind are published on.
-    pub fn subject(self) -> &'static str {
+    /// The subject events of this kind are published on, of the deployment named `names`.
+    pub fn subject(self, names: &Names) -> &str {
         match self {
-            Kind::Upload => events::PHOTO_UPLOADED,
-            Kind::DirectoryChange => events::DIRECTORY_CHANGED,
+            Kind::Upload => &names.photo_uploaded,
+            Kind::DirectoryChange => &names.directory_changed,
         }
     }
 
@@ -104,6 +105,8 @@ pub struct Parts {
     /// what a real run would do).
     pub dry_run: bool,
     pub retry: RetryPolicy,
+    /// Erase a deleted entry's photos, name index and backups (`[retention] erase-deleted`).
+    pub erase_deleted: bool,
 }
 
 /// The plugins, the directory and the bus, shared by all in-flight events. Its parts are its
@@ -121,6 +124,7 @@ pub struct Pipeline {
     backups: Option<Backups>,
     dry_run: bool,
     retry: RetryPolicy,
+    erase_deleted: bool,
 }
 
 impl Pipeline {
@@ -133,6 +137,7 @@ impl Pipeline {
             backups,
             dry_run,
             retry,
+            erase_deleted,
         } = parts;
         Self {
             matcher: plugins.matcher,
@@ -145,6 +150,7 @@ impl Pipeline {
             backups,
             dry_run,
             retry,
+            erase_deleted,
         }
     }
 
@@ -176,6 +182,7 @@ impl Pipeline {
             backups: self.backups.clone(),
             dry_run: self.dry_run,
             retry: self.retry,
+            erase_deleted: self.erase_deleted,
         }
     }
 
@@ -208,7 +215,11 @@ impl Pipeline {
             Err(stop) => Err(stop),
         };
         result.plugins = self.versions();
-        frame::settle(result, ended, clock, &self.retry, kind.subject())
+        let dead = self
+            .bus
+            .names()
+            .dead_subject(kind.subject(self.bus.names()));
+        frame::settle(result, ended, clock, &self.retry, &dead)
     }
 
     /// What a real run would do with `event`, whose photo is `photo`, published as the
@@ -228,7 +239,11 @@ impl Pipeline {
             }
             Err(stop) => Err(stop),
         };
-        frame::settle(result, ended, clock, &self.retry, events::PHOTO_UPLOADED).result
+        let dead = self
+            .bus
+            .names()
+            .dead_subject(Kind::Upload.subject(self.bus.names()));
+        frame::settle(result, ended, clock, &self.retry, &dead).result
     }
 
     /// Which code each plugin runs, for the result: role to the first 16 hex digits of its

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::events::{DEAD_PREFIX, PhotoResult};
+use crate::events::PhotoResult;
 
 /// Why an event stopped short of success, as far as redelivery is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,14 +58,14 @@ impl RetryPolicy {
         (self.first * factor).min(self.longest)
     }
 
-    /// The verdict for an event that ended with `cause` on its `delivery`-th delivery of the
-    /// message on `subject`; marks `result` not final when the event will be tried again, and
-    /// says in its reason where a dead letter is kept.
+    /// The verdict for an event that ended with `cause` on its `delivery`-th delivery; marks
+    /// `result` not final when the event will be tried again, and says in its reason that a
+    /// dead letter is kept on `dead_subject`.
     pub fn decide(
         &self,
         cause: Cause,
         delivery: u64,
-        subject: &str,
+        dead_subject: &str,
         result: &mut PhotoResult,
     ) -> Verdict {
         match cause {
@@ -73,7 +73,7 @@ impl RetryPolicy {
             Cause::DirectoryUnreachable => Verdict::WaitForDirectory,
             Cause::Transient if delivery as i64 >= self.max_deliver => {
                 let reason = format!(
-                    "{} (gave up after {delivery} deliveries; the event is kept on {DEAD_PREFIX}.{subject} \
+                    "{} (gave up after {delivery} deliveries; the event is kept on {dead_subject} \
                      for photosync replay)",
                     result.reason.as_deref().unwrap_or("failed"),
                 );
@@ -90,13 +90,13 @@ impl RetryPolicy {
     }
 
     /// The verdict for an event whose handling panicked (`what`) on its `delivery`-th delivery:
-    /// tried again after the first wait, or a dead letter on the last delivery.
-    pub fn after_panic(&self, what: &str, delivery: u64, subject: &str) -> Verdict {
+    /// tried again after the first wait, or a dead letter (kept on `dead_subject`) on the last.
+    pub fn after_panic(&self, what: &str, delivery: u64, dead_subject: &str) -> Verdict {
         if delivery as i64 >= self.max_deliver {
             Verdict::DeadLetter {
                 reason: format!(
                     "handling the event failed unexpectedly ({what}) on each of {delivery} deliveries; \
-                     the event is kept on {DEAD_PREFIX}.{subject} for photosync replay"
+                     the event is kept on {dead_subject} for photosync replay"
                 ),
             }
         } else {
@@ -123,7 +123,12 @@ mod tests {
             max_deliver: 3,
         };
         let mut result = failed();
-        let verdict = policy.decide(Cause::Transient, 1, "photosync.photo.uploaded", &mut result);
+        let verdict = policy.decide(
+            Cause::Transient,
+            1,
+            "photosync.dead.photosync.photo.uploaded",
+            &mut result,
+        );
         assert_eq!(
             verdict,
             Verdict::Retry {
@@ -134,7 +139,12 @@ mod tests {
         assert_eq!(policy.backoff(2), Duration::from_secs(4));
         assert_eq!(policy.backoff(3), Duration::from_secs(5));
         let mut result = failed();
-        let verdict = policy.decide(Cause::Transient, 3, "photosync.photo.uploaded", &mut result);
+        let verdict = policy.decide(
+            Cause::Transient,
+            3,
+            "photosync.dead.photosync.photo.uploaded",
+            &mut result,
+        );
         let Verdict::DeadLetter { reason } = verdict else {
             panic!("expected a dead letter, got {verdict:?}");
         };

@@ -20,7 +20,6 @@ use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull as pull_conf
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::events;
 use crate::health::Health;
 use crate::pipeline::Kind;
 use pull::{Puller, pull};
@@ -129,7 +128,8 @@ pub async fn run(
 
 /// The two durable consumers, photo uploads and directory changes, as configured.
 async fn consumers(config: &Config, bus: &crate::bus::Bus) -> anyhow::Result<[PullConsumer; 2]> {
-    let stream = bus.js.get_stream(events::EVENTS_STREAM).await?;
+    let names = bus.names();
+    let stream = bus.js.get_stream(&names.events_stream).await?;
     let consumer = |name: &str, subject: &str| pull_config::Config {
         durable_name: Some(name.into()),
         ack_policy: AckPolicy::Explicit,
@@ -138,13 +138,10 @@ async fn consumers(config: &Config, bus: &crate::bus::Bus) -> anyhow::Result<[Pu
         filter_subject: subject.into(),
         ..Default::default()
     };
-    let uploads =
-        ensure_consumer(&stream, consumer(events::CONSUMER, events::PHOTO_UPLOADED)).await?;
-    let changes = ensure_consumer(
-        &stream,
-        consumer(events::DIRECTORY_CONSUMER, events::DIRECTORY_CHANGED),
-    )
-    .await?;
+    let uploads = consumer(&names.workers_consumer, &names.photo_uploaded);
+    let uploads = ensure_consumer(&stream, uploads).await?;
+    let changes = consumer(&names.directory_consumer, &names.directory_changed);
+    let changes = ensure_consumer(&stream, changes).await?;
     Ok([uploads, changes])
 }
 

@@ -41,6 +41,7 @@ pub fn bus_options(config: &Config) -> anyhow::Result<BusOptions> {
         tls,
         replicas: n.replicas,
         retention: Some(config.retention.durations()?),
+        names: n.names(),
     })
 }
 
@@ -148,5 +149,6 @@ pub async fn assemble(
         backups,
         dry_run,
         retry: retry_policy(config),
+        erase_deleted: config.retention.erase_deleted,
     }))
 }

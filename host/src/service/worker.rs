@@ -125,7 +125,9 @@ impl Worker {
     /// Acts on the verdict for a handling that panicked with the message `what`.
     async fn after_panic(&self, kind: Kind, message: &Message, what: &str) {
         let delivery = message.info().map_or(1, |i| i.delivered.max(1) as u64);
-        match self.retry.after_panic(what, delivery, kind.subject()) {
+        let names = self.bus.names();
+        let dead = names.dead_subject(kind.subject(names));
+        match self.retry.after_panic(what, delivery, &dead) {
             Verdict::DeadLetter { reason } => {
                 tracing::error!(subject = %message.subject, "{reason}. Please report this.");
                 self.keep_dead_letter(message, &reason).await;

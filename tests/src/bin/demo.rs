@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use futures::StreamExt as _;
-use photosync::events::{PHOTO_CHANGED, PhotoChanged, PhotoResult};
+use photosync::events::{PhotoChanged, PhotoResult};
 use photosync_tests::fixtures::write_samples;
+use photosync_tests::names::PHOTO_CHANGED;
 use photosync_tests::servers::{LdapServer, NatsServer, PEOPLE_DN, Person};
 use photosync_tests::stack::{config_toml, ldap_sections};
 

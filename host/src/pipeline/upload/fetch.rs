@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use base64::Engine as _;
 
 use crate::bus::{Bus, StoredObject};
-use crate::events::{PHOTOS_BUCKET, PhotoRef, PhotoUpload};
+use crate::events::{PhotoRef, PhotoUpload};
 use crate::pipeline::Pipeline;
 use crate::pipeline::frame::Stop;
 
@@ -116,7 +116,7 @@ pub(crate) async fn fetch(
                     .photo_content(name)
                     .await
                     .map_err(|e| Stop::failed(e.to_string()))?
-                    .ok_or_else(|| missing(name))?,
+                    .ok_or_else(|| missing(&p.bus, name))?,
             };
             if let Some(digest) = p.digests.get(&content) {
                 let bytes = Bytes::Stored {
@@ -139,19 +139,21 @@ async fn read(bus: &Bus, name: &str, expected: Option<&str>) -> Result<StoredObj
         .get_photo(name)
         .await
         .map_err(|e| Stop::failed(e.to_string()))?
-        .ok_or_else(|| missing(name))?;
+        .ok_or_else(|| missing(bus, name))?;
     match expected {
         Some(content) if stored.content != content => Err(Stop::rejected(format!(
-            "the photo {name:?} in the bucket {PHOTOS_BUCKET} is no longer the one this event is about \
-             (it was replaced); the event that came with the current photo applies"
+            "the photo {name:?} in the bucket {} is no longer the one this event is about \
+             (it was replaced); the event that came with the current photo applies",
+            bus.names().photos_bucket
         ))),
         _ => Ok(stored),
     }
 }
 
-fn missing(name: &str) -> Stop {
+fn missing(bus: &Bus, name: &str) -> Stop {
     Stop::rejected(format!(
-        "the event refers to the object {name:?}, which is not in the bucket {PHOTOS_BUCKET}; publish the photo again"
+        "the event refers to the object {name:?}, which is not in the bucket {}; publish the photo again",
+        bus.names().photos_bucket
     ))
 }
 

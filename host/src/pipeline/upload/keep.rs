@@ -10,11 +10,12 @@ use crate::pipeline::Pipeline;
 use crate::pipeline::frame::Stop;
 use crate::state::{self, EntryState};
 
-/// Saves what the renditions `decided` for `entry` under the upload `sequence`.
+/// Saves what the renditions `decided` for `entry` under the upload `sequence` of the photo
+/// uploaded as `file_name`.
 pub(crate) async fn save_state(
     p: &Pipeline,
     entry: &Entry,
-    sequence: u64,
+    (sequence, file_name): (u64, &str),
     decided: &[Decided],
     previous: &EntryState,
 ) -> Result<(), Stop> {
@@ -31,6 +32,9 @@ pub(crate) async fn save_state(
             // up between its write and now, e.g. by NATS going away) and wrote after it: its
             // digests are the ones the directory holds.
             return;
+        }
+        if decided.iter().any(|d| d.wrote) {
+            s.wrote_file(file_name);
         }
         for d in decided {
             let mut kept = d.state.clone();

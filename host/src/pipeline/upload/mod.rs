@@ -184,7 +184,7 @@ async fn commit(
         clock.lap("write", t);
     }
     let no_note = |stop| (stop, None);
-    keep::save_state(p, entry, sequence, &decided, previous)
+    keep::save_state(p, entry, (sequence, &event.file_name), &decided, previous)
         .await
         .map_err(no_note)?;
     if changes.is_empty() {
