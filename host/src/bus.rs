@@ -204,6 +204,9 @@ pub struct BusOptions {
     pub retention: Option<Retention>,
     /// The names of the deployment's subjects, streams and buckets (`[nats] prefix`).
     pub names: Names,
+    /// What reply subjects start with instead of `_INBOX` (`nats.inbox-prefix`), so that a
+    /// NATS user can be allowed its own replies only.
+    pub inbox_prefix: Option<String>,
 }
 
 impl BusOptions {
@@ -216,6 +219,7 @@ impl BusOptions {
             replicas: 1,
             retention: None,
             names: Names::default(),
+            inbox_prefix: None,
         }
     }
 }
@@ -391,7 +395,10 @@ impl Bus {
     /// sure the streams and buckets exist with `options.replicas` replicas.
     pub async fn connect_with(options: &BusOptions) -> Result<Self, BusError> {
         // Reconnects without end (the default), to any server of the list.
-        let connect = connect_options(&options.auth, &options.tls).await?;
+        let mut connect = connect_options(&options.auth, &options.tls).await?;
+        if let Some(prefix) = &options.inbox_prefix {
+            connect = connect.custom_inbox_prefix(prefix);
+        }
         let servers: Vec<async_nats::ServerAddr> = options
             .servers
             .iter()

@@ -269,7 +269,9 @@ pub fn results(nats: &NatsTarget, count: Option<usize>) -> anyhow::Result<Outcom
     block_on(async {
         let bus = nats.connect().await?;
         let subjects = format!("{}.>", bus.names().result_prefix);
-        let mut sub = bus.client.subscribe(subjects).await?;
+        let mut sub = bus.client.subscribe(subjects.clone()).await?;
+        bus.client.flush().await?;
+        eprintln!("photosync results: waiting for results on {subjects}");
         let mut seen = 0;
         let mut out = std::io::stdout();
         while let Some(message) = sub.next().await {

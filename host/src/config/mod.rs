@@ -268,6 +268,11 @@ pub struct NatsConfig {
     /// events, e.g. `prefix = "forest-b"`.
     #[serde(default)]
     pub prefix: Option<String>,
+    /// What photosync's reply subjects start with instead of `_INBOX`, e.g. `_INBOX_worker`:
+    /// a NATS user allowed to subscribe to `_INBOX_worker.>` only cannot read the replies
+    /// other users get (see docs/security.md).
+    #[serde(default)]
+    pub inbox_prefix: Option<String>,
 }
 
 fn default_replicas() -> usize {

@@ -46,6 +46,10 @@ fn each_invalid_config_gets_its_error() {
             "nats.replicas: must be 1, 3 or 5",
         ),
         (
+            VALID.replace("[ldap]", "inbox-prefix = \"_INBOX.>\"\n[ldap]"),
+            "nats.inbox-prefix: must be 1 to 64 letters, digits, _ and -, e.g. _INBOX_worker",
+        ),
+        (
             VALID.replace("[ldap]", "prefix = \"Forest.B\"\n[ldap]"),
             "nats.prefix: must start with a lowercase letter (not \"Forest.B\")",
         ),

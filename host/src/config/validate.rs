@@ -46,6 +46,15 @@ impl Config {
         if !matches!(n.replicas, 1 | 3 | 5) {
             return Err(invalid("nats.replicas", "must be 1, 3 or 5"));
         }
+        if let Some(inbox) = &n.inbox_prefix {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            if inbox.is_empty() || inbox.len() > 64 || !inbox.chars().all(allowed) {
+                return Err(invalid(
+                    "nats.inbox-prefix",
+                    "must be 1 to 64 letters, digits, _ and -, e.g. _INBOX_worker",
+                ));
+            }
+        }
         if let Some(prefix) = &n.prefix {
             crate::names::check_prefix(prefix).map_err(|reason| invalid("nats.prefix", reason))?;
         }

@@ -42,6 +42,7 @@ pub fn bus_options(config: &Config) -> anyhow::Result<BusOptions> {
         replicas: n.replicas,
         retention: Some(config.retention.durations()?),
         names: n.names(),
+        inbox_prefix: n.inbox_prefix.clone(),
     })
 }
 

@@ -21,6 +21,10 @@ pub enum Security {
     Token,
     /// Operator mode with a memory resolver: a user JWT and its seed in a `.creds` file.
     Operator,
+    /// Plain connections; one user per role of `deploy/nats/roles/`, named after its file
+    /// (`worker`, `producer`, …) and limited to it, and `admin` with every permission; all
+    /// with the password [`SecureNats::password`].
+    Roles,
 }
 
 /// What a client connects with; every file lies in the server's directory.
@@ -106,7 +110,7 @@ impl SecureNats {
     pub fn url(&self) -> String {
         let scheme = match self.security {
             Security::Tls | Security::MutualTls => "tls",
-            Security::Nkey | Security::Token | Security::Operator => "nats",
+            Security::Nkey | Security::Token | Security::Operator | Security::Roles => "nats",
         };
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
@@ -136,7 +140,13 @@ impl SecureNats {
                 creds: Some(file("user.creds")),
                 ..Credentials::default()
             },
+            Security::Roles => Credentials::default(),
         }
+    }
+
+    /// The password of every user (token and roles modes).
+    pub fn password(&self) -> &str {
+        &self.token
     }
 
     /// Credentials of the right kind that the server refuses: a seed of a user it does not
@@ -173,6 +183,7 @@ impl SecureNats {
                 creds: Some(jwt::stranger_creds(dir)),
                 ..Credentials::default()
             },
+            Security::Roles => Credentials::default(),
         }
     }
 
@@ -223,8 +234,37 @@ fn prepare(security: Security, dir: &Path, token: &str) -> String {
             format!("authorization {{\n  token: \"{token}\"\n}}\n")
         }
         Security::Operator => jwt::operator_mode(dir),
+        Security::Roles => roles(dir, token),
     }
 }
+
+/// The roles of `deploy/nats/roles/`, copied into `dir` (nats-server includes only files
+/// beside its configuration), each as a user of the same name.
+fn roles(dir: &Path, password: &str) -> String {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/roles");
+    std::fs::create_dir_all(dir.join("roles")).expect("roles dir");
+    let mut users = format!("    {{ user: admin, password: \"{password}\" }}\n");
+    for role in ROLES {
+        std::fs::copy(
+            source.join(format!("{role}.conf")),
+            dir.join(format!("roles/{role}.conf")),
+        )
+        .expect("a role of deploy/nats/roles");
+        users += &format!(
+            "    {{ user: {role}, password: \"{password}\", include \"roles/{role}.conf\" }}\n"
+        );
+    }
+    format!("authorization {{\n  users = [\n{users}  ]\n}}\n")
+}
+
+/// The roles `deploy/nats/roles/` has a file for.
+pub const ROLES: [&str; 5] = [
+    "worker",
+    "watcher",
+    "producer",
+    "results-reader",
+    "operator",
+];
 
 fn server_config(port: u16, dir: &Path, section: &str) -> String {
     format!(
