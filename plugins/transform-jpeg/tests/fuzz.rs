@@ -188,6 +188,55 @@ fn reference(data: &[u8]) -> Option<(RgbImage, Orientation)> {
     Some((orient::apply(image, orientation), orientation))
 }
 
+/// A progressive JPEG without its AC scans (spectral selection past 0): every other segment and
+/// scan as it is, up to EOI. `None` when the file is not one, or its markers cannot be walked.
+fn without_ac_scans(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = data.get(..2)?.to_vec();
+    let mut at = 2;
+    let mut progressive = false;
+    loop {
+        // Stray bytes before a marker are skipped, as both decoders do.
+        at += data.get(at..)?.iter().position(|&b| b == 0xFF)?;
+        let (marker, body) = (*data.get(at + 1)?, at + 2);
+        match marker {
+            0xFF => {
+                at += 1;
+                continue;
+            }
+            // Not markers between segments: skipped, as both decoders do.
+            0x00 | 0xD0..=0xD7 => {
+                at += 2;
+                continue;
+            }
+            _ => {}
+        }
+        if marker == 0xD9 {
+            out.extend_from_slice(&data[at..body]);
+            return progressive.then_some(out);
+        }
+        let len = usize::from(u16::from_be_bytes([*data.get(body)?, *data.get(body + 1)?]));
+        let mut end = body + len;
+        progressive |= marker == 0xC2;
+        let mut keep = true;
+        if marker == 0xDA {
+            let count = usize::from(*data.get(body + 2)?);
+            keep = *data.get(body + 3 + 2 * count)? == 0;
+            // The entropy-coded data runs to the next marker that is not FF00 or RSTn.
+            loop {
+                end += data.get(end..)?.iter().position(|&b| b == 0xFF)?;
+                match *data.get(end + 1)? {
+                    0x00 | 0xD0..=0xD7 => end += 2,
+                    _ => break,
+                }
+            }
+        }
+        if keep {
+            out.extend_from_slice(data.get(at..end)?);
+        }
+        at = end;
+    }
+}
+
 /// The most a channel of the DC-only path may differ from the reference. Both take each block's
 /// mean from its DC coefficient alone and upsample chroma with the same triangle filter, but
 /// `jpeg-decoder` truncates `dc × q / 8` toward zero where the DC-only path rounds to nearest:
@@ -215,7 +264,13 @@ fn assert_same_as_reference(data: &[u8]) -> Result<(), TestCaseError> {
     if let Err(Rejection::TooLarge(_)) = ours {
         return Ok(());
     }
-    let theirs = reference(data);
+    let mut theirs = reference(data);
+    if theirs.is_none() && matches!(&ours, Ok(d) if d.dc_only) {
+        // A progressive file's AC scans are never read at 1/8 scale, so damage there is not
+        // seen: compare with the reference on the same file without them, which it reads as
+        // DC only.
+        theirs = without_ac_scans(data).and_then(|dc| reference(&dc));
+    }
     match (ours, theirs) {
         (Ok(decoded), Some((image, orientation))) if decoded.dc_only => {
             prop_assert_eq!(decoded.orientation, orientation);

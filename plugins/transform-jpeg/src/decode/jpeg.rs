@@ -1,7 +1,7 @@
 //! JPEG, decoded only as large as the rendition needs.
 //!
 //! When 1/8 scale suffices (a thumbnail from a camera photo) and the file is a plain sequential
-//! JPEG, `dc_only` decodes it from its DC coefficients alone. Otherwise `jpeg-decoder` does:
+//! or progressive JPEG, `dc_only` decodes it from its DC coefficients alone. Otherwise `jpeg-decoder` does:
 //! `Decoder::scale` makes the inverse DCT produce 1/8, 1/4, 1/2 or full size; a 12-megapixel
 //! photo headed for a 96×96 thumbnail is decoded at 1/8 (about 500×375) and never exists at full
 //! size in memory.

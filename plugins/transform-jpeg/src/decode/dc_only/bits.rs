@@ -136,6 +136,17 @@ impl<'a> Bits<'a> {
         Some(extend(bits, size))
     }
 
+    /// One raw bit: a DC refinement bit of a progressive scan (T.81 G.1.2.1).
+    #[inline(always)]
+    pub(super) fn bit(&mut self) -> i16 {
+        if self.count == 0 {
+            self.refill();
+        }
+        let bit = self.peek(1) as i16;
+        self.consume(1);
+        bit
+    }
+
     /// Skips a block's AC coefficients (T.81 F.2.2.2) up to its end-of-block or coefficient 63:
     /// several short symbols at a time while they stay inside the block, else one by one.
     #[inline(always)]
@@ -180,17 +191,12 @@ impl<'a> Bits<'a> {
         if self.overran() || self.count - self.padding >= 8 {
             return None;
         }
-        let mut at = self.pos;
-        if *self.data.get(at)? != 0xFF {
+        // Exactly `FF Dn`: fill bytes before it are legal (T.81 B.1.1.2), but the general
+        // decoder loses its place on them, and a file it rejects is left to it.
+        if self.data.get(self.pos..self.pos + 2)? != [0xFF, 0xD0 + n] {
             return None;
         }
-        while *self.data.get(at)? == 0xFF {
-            at += 1;
-        }
-        if *self.data.get(at)? != 0xD0 + n {
-            return None;
-        }
-        *self = Self::new(self.data, at + 1);
+        *self = Self::new(self.data, self.pos + 2);
         Some(())
     }
 

@@ -1,10 +1,11 @@
 //! The marker segments of a JPEG, read straight from the bytes (T.81 Annex B), up to the start
 //! of the first scan, and the few that may follow that scan up to EOI.
 //!
-//! Only what the DC-only path can decode is accepted: one baseline (SOF0) or extended sequential
-//! Huffman (SOF1) frame of 8-bit samples, greyscale or YCbCr with 1×1 chroma, and one scan
-//! holding every component. Everything else, including anything malformed, gives `None`, and
-//! the caller hands the file to the general decoder, which gives the verdict.
+//! Only what the DC-only path can decode is accepted: one baseline (SOF0), extended sequential
+//! (SOF1) or progressive (SOF2) Huffman frame of 8-bit samples, greyscale or YCbCr with 1×1
+//! chroma; a sequential frame in one scan holding every component, a progressive one starting
+//! with a DC scan. Everything else, including anything malformed, gives `None`, and the caller
+//! hands the file to the general decoder, which gives the verdict.
 
 use super::huffman::{AcTable, Codes, DcTable};
 
@@ -44,8 +45,10 @@ pub(in crate::decode) struct Header<'a> {
     pub(super) ac_tables: [Option<AcTable>; 2],
     /// MCUs per restart interval, 0 for none.
     pub(super) restart_interval: u16,
-    /// Where the entropy-coded data of the scan starts.
+    /// Where the entropy-coded data of the (first) scan starts.
     pub(super) scan_start: usize,
+    /// For a progressive frame (SOF2), its first scan's header; `None` for a sequential one.
+    pub(super) progressive: Option<Scan>,
     /// The last Exif block (after `Exif\0\0`) before the frame header, which is what the scale
     /// must be chosen by, as the general path does.
     pub(in crate::decode) exif_before_frame: Option<&'a [u8]>,
@@ -53,10 +56,87 @@ pub(in crate::decode) struct Header<'a> {
     pub(super) exif: Option<&'a [u8]>,
 }
 
+/// A progressive scan's header (T.81 B.2.3): which components, which coefficients, which bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Scan {
+    /// Indices into the frame's components, with the DC and AC tables each uses.
+    pub(super) components: Vec<(usize, usize, usize)>,
+    /// Spectral selection: the first and last coefficient.
+    pub(super) start: u8,
+    pub(super) end: u8,
+    /// Successive approximation: the bit position of the previous scan of these coefficients
+    /// (0 for their first) and of this one.
+    pub(super) high: u8,
+    pub(super) low: u8,
+}
+
+impl Scan {
+    /// Reads a scan header against the frame's `components`.
+    pub(super) fn parse(payload: &[u8], components: &[Component]) -> Option<Self> {
+        let (&count, rest) = payload.split_first()?;
+        let count = usize::from(count);
+        if !(1..=components.len()).contains(&count) || rest.len() != 2 * count + 3 {
+            return None;
+        }
+        let mut chosen: Vec<(usize, usize, usize)> = Vec::with_capacity(count);
+        for spec in rest.chunks_exact(2).take(count) {
+            let [id, tables] = *spec else { return None };
+            let index = components.iter().position(|c| c.id == id)?;
+            // In frame order, each once (T.81 B.2.3).
+            if chosen.last().is_some_and(|&(last, ..)| last >= index) {
+                return None;
+            }
+            let (dc, ac) = (tables >> 4, tables & 15);
+            if dc > 3 || ac > 3 {
+                return None;
+            }
+            chosen.push((index, usize::from(dc), usize::from(ac)));
+        }
+        let [start, end, approximation] = *rest.get(2 * count..)? else {
+            return None;
+        };
+        // Point transforms within the 8-bit precision (G.1.1.1.1).
+        if approximation >> 4 > 13 || approximation & 15 >= 8 {
+            return None;
+        }
+        Some(Self {
+            components: chosen,
+            start,
+            end,
+            high: approximation >> 4,
+            low: approximation & 15,
+        })
+    }
+}
+
+/// Parses a DHT segment's tables into `dc` and `ac` (T.81 B.2.4.2).
+pub(super) fn huffman_tables(
+    mut payload: &[u8],
+    dc: &mut [Option<Codes>; 2],
+    ac: &mut [Option<Codes>; 2],
+) -> Option<()> {
+    while !payload.is_empty() {
+        let spec = *payload.first()?;
+        let counts: &[u8; 16] = payload.get(1..17)?.try_into().ok()?;
+        let total: usize = counts.iter().map(|&n| usize::from(n)).sum();
+        let symbols = payload.get(17..17 + total)?;
+        let codes = Codes::new(counts, symbols)?;
+        let index = usize::from(spec & 15);
+        match spec >> 4 {
+            0 => *dc.get_mut(index)? = Some(codes),
+            1 => *ac.get_mut(index)? = Some(codes),
+            _ => return None,
+        }
+        payload = payload.get(17 + total..)?;
+    }
+    Some(())
+}
+
 /// The header as it is being read.
 #[derive(Debug, Default)]
 struct Reader<'a> {
     frame: Option<(u16, u16, Vec<Component>)>,
+    progressive: bool,
     dc_quant: [Option<u16>; 4],
     /// Huffman codes as defined so far; the lookups are built once, for the scan.
     dc_codes: [Option<Codes>; 2],
@@ -80,11 +160,12 @@ impl<'a> Header<'a> {
             let (marker, after) = next_marker(data, at)?;
             let (payload, next) = segment(data, after)?;
             match marker {
-                0xC0 | 0xC1 if reader.frame.is_none() => {
+                0xC0..=0xC2 if reader.frame.is_none() => {
                     reader.exif_before_frame = reader.exif;
                     reader.frame = Some(frame(payload)?);
+                    reader.progressive = marker == 0xC2;
                 }
-                0xC4 => reader.huffman_tables(payload)?,
+                0xC4 => huffman_tables(payload, &mut reader.dc_codes, &mut reader.ac_codes)?,
                 0xDB => reader.quant_tables(payload)?,
                 0xDD => reader.restart_interval = u16::from_be_bytes(payload.try_into().ok()?),
                 0xE0..=0xEF => reader.app(marker, payload)?,
@@ -123,24 +204,6 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
-    fn huffman_tables(&mut self, mut payload: &[u8]) -> Option<()> {
-        while !payload.is_empty() {
-            let spec = *payload.first()?;
-            let counts: &[u8; 16] = payload.get(1..17)?.try_into().ok()?;
-            let total: usize = counts.iter().map(|&n| usize::from(n)).sum();
-            let symbols = payload.get(17..17 + total)?;
-            let codes = Codes::new(counts, symbols)?;
-            let index = usize::from(spec & 15);
-            match spec >> 4 {
-                0 => *self.dc_codes.get_mut(index)? = Some(codes),
-                1 => *self.ac_codes.get_mut(index)? = Some(codes),
-                _ => return None,
-            }
-            payload = payload.get(17 + total..)?;
-        }
-        Some(())
-    }
-
     fn app(&mut self, marker: u8, payload: &'a [u8]) -> Option<()> {
         match marker {
             0xE0 if payload.starts_with(b"AVI1\0") => return None, // Motion JPEG: implied tables
@@ -165,6 +228,9 @@ impl<'a> Reader<'a> {
 
     /// Checks the scan header against the frame and the tables, and completes the header.
     fn finish(mut self, payload: &[u8], scan_start: usize) -> Option<Header<'a>> {
+        if self.progressive {
+            return self.finish_progressive(payload, scan_start);
+        }
         let (width, height, mut components) = self.frame.take()?;
         let (&count, rest) = payload.split_first()?;
         let count = usize::from(count);
@@ -194,6 +260,32 @@ impl<'a> Reader<'a> {
             ac_tables: self.ac_codes.map(|codes| codes.map(AcTable::new)),
             restart_interval: self.restart_interval,
             scan_start,
+            progressive: None,
+            exif_before_frame: self.exif_before_frame,
+            exif: self.exif,
+        })
+    }
+
+    /// A progressive frame: every component quantised, and a first scan of DC coefficients
+    /// (T.81 G.1.1.1.1: a component's DC comes before any of its AC).
+    fn finish_progressive(mut self, payload: &[u8], scan_start: usize) -> Option<Header<'a>> {
+        let (width, height, mut components) = self.frame.take()?;
+        for component in &mut components {
+            component.dc_quant = (*self.dc_quant.get(component.quant_table)?)?;
+        }
+        let scan = Scan::parse(payload, &components)?;
+        if (scan.start, scan.end, scan.high) != (0, 0, 0) || !self.is_ycbcr(&components) {
+            return None;
+        }
+        Some(Header {
+            width,
+            height,
+            components,
+            dc_tables: self.dc_codes.map(|codes| codes.map(DcTable::new)),
+            ac_tables: self.ac_codes.map(|codes| codes.map(AcTable::new)),
+            restart_interval: self.restart_interval,
+            scan_start,
+            progressive: Some(scan),
             exif_before_frame: self.exif_before_frame,
             exif: self.exif,
         })
@@ -284,7 +376,7 @@ pub(super) fn trailer<'a>(
 
 /// The next marker at or after `at`, skipping stray bytes and fill bytes as lenient decoders
 /// do, and where its segment starts.
-fn next_marker(data: &[u8], mut at: usize) -> Option<(u8, usize)> {
+pub(super) fn next_marker(data: &[u8], mut at: usize) -> Option<(u8, usize)> {
     loop {
         at += data.get(at..)?.iter().position(|&b| b == 0xFF)?;
         while *data.get(at)? == 0xFF {
@@ -299,7 +391,7 @@ fn next_marker(data: &[u8], mut at: usize) -> Option<(u8, usize)> {
 }
 
 /// A segment's payload (after its length field) and where the next marker may start.
-fn segment(data: &[u8], at: usize) -> Option<(&[u8], usize)> {
+pub(super) fn segment(data: &[u8], at: usize) -> Option<(&[u8], usize)> {
     let len = usize::from(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]));
     let end = at.checked_add(len)?;
     Some((data.get(at.checked_add(2)?..end)?, end))

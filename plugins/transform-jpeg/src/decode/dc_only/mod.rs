@@ -8,7 +8,8 @@
 //! from YCbCr to RGB (JFIF, full range), as the general decoder does.
 //!
 //! It applies to baseline and extended sequential Huffman JPEGs with 8-bit samples, greyscale
-//! or YCbCr with luma sampled 1×1, 2×1, 1×2 or 2×2 against 1×1 chroma, in one interleaved scan.
+//! or YCbCr with luma sampled 1×1, 2×1, 1×2 or 2×2 against 1×1 chroma, in one interleaved scan,
+//! and to progressive Huffman JPEGs of the same kinds, whose DC scans alone are decoded.
 //! For anything else, and for data it finds damaged, it returns `None` and the caller uses the
 //! general decoder, so a damaged file gets exactly the general decoder's verdict.
 //!
@@ -16,10 +17,12 @@
 //! - `huffman`: Huffman tables and their lookups.
 //! - `bits`: the bit reader; a DC difference; skipping a block's AC coefficients.
 //! - `scan`: the MCU loop, restart intervals, the DC planes.
+//! - `progressive`: a progressive frame's DC scans, its AC scans skipped.
 
 mod bits;
 mod header;
 mod huffman;
+mod progressive;
 mod scan;
 #[cfg(test)]
 mod tests;
@@ -41,8 +44,14 @@ pub(super) struct Decoded<'a> {
 /// ⌈height/8⌉ pixels. `None` when the data is damaged or uses something the fast path leaves
 /// to the general decoder.
 pub(super) fn decode<'a>(data: &'a [u8], header: &Header<'a>) -> Option<Decoded<'a>> {
-    let planes = scan::decode(data, header)?;
-    let exif = header::trailer(data, planes.end, header.exif)?;
+    let (planes, exif) = match header.progressive {
+        Some(_) => (progressive::decode(data, header)?, header.exif),
+        None => {
+            let planes = scan::decode(data, header)?;
+            let exif = header::trailer(data, planes.end, header.exif)?;
+            (planes, exif)
+        }
+    };
     let image = to_rgb(header, &planes)?;
     Some(Decoded { image, exif })
 }

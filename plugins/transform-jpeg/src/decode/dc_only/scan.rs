@@ -35,7 +35,7 @@ struct Block<'t> {
 }
 
 /// MCU columns and rows of the frame (T.81 A.2).
-fn mcu_grid(header: &Header) -> (usize, usize) {
+pub(super) fn mcu_grid(header: &Header) -> (usize, usize) {
     let (h, v) = header.components.first().map_or((1, 1), |c| (c.h, c.v));
     (
         usize::from(header.width).div_ceil(8 * h),

@@ -188,16 +188,6 @@ fn find_marker(jpeg: &[u8], marker: u8) -> usize {
 
 #[test]
 fn other_layouts_are_left_to_the_general_decoder() {
-    let progressive = {
-        let mut out = Vec::new();
-        let mut encoder = Encoder::new(&mut out, 90);
-        encoder.set_progressive(true);
-        encoder
-            .encode(&photo(64, 64, 1), 64, 64, ColorType::Rgb)
-            .unwrap();
-        out
-    };
-    assert!(Header::parse(&progressive).is_none(), "progressive");
     let cmyk = {
         let mut out = Vec::new();
         let encoder = Encoder::new(&mut out, 90);
@@ -303,4 +293,101 @@ fn damaged_data_never_panics_and_truncation_is_refused() {
             }
         }
     }
+}
+
+/// A progressive JPEG as jpeg-encoder writes it: one DC scan per component, no successive
+/// approximation.
+fn progressive(width: u16, height: u16, options: Options) -> Vec<u8> {
+    let rgb = photo(width, height, u32::from(width) * 7 + u32::from(height));
+    let mut out = Vec::new();
+    let mut encoder = Encoder::new(&mut out, options.quality);
+    encoder.set_progressive(true);
+    encoder.set_sampling_factor(options.sampling);
+    if options.restart > 0 {
+        encoder.set_restart_interval(options.restart);
+    }
+    if options.grey {
+        let grey: Vec<u8> = rgb.chunks(3).map(|p| p[1]).collect();
+        encoder
+            .encode(&grey, width, height, ColorType::Luma)
+            .unwrap();
+    } else {
+        encoder.encode(&rgb, width, height, ColorType::Rgb).unwrap();
+    }
+    out
+}
+
+#[test]
+fn progressive_jpegs_match_the_general_decoder_for_every_sampling() {
+    let samplings = [
+        SamplingFactor::R_4_4_4,
+        SamplingFactor::R_4_2_2,
+        SamplingFactor::R_4_4_0,
+        SamplingFactor::R_4_2_0,
+    ];
+    for sampling in samplings {
+        for (w, h) in [(203, 157), (256, 128), (17, 9), (8, 8), (1, 1), (9, 33)] {
+            for restart in [0, 1, 5] {
+                let options = Options {
+                    sampling,
+                    restart,
+                    ..DEFAULT
+                };
+                let jpeg = progressive(w, h, options);
+                assert!(Header::parse(&jpeg).is_some(), "progressive {w}x{h}");
+                assert_matches(
+                    &jpeg,
+                    &format!("progressive {sampling:?} {w}x{h} restart {restart}"),
+                );
+            }
+        }
+    }
+    let grey = Options {
+        grey: true,
+        ..DEFAULT
+    };
+    assert_matches(&progressive(203, 157, grey), "progressive grey");
+}
+
+#[test]
+fn progressive_jpegs_with_refinement_scans_and_restarts_match_the_general_decoder() {
+    // Written by libjpeg (through vips): DC in two passes, the second after the AC scans;
+    // the first with a restart marker every 3 MCUs.
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fuzz/corpus/jpeg/");
+    for name in [
+        "valid-progressive-refined.jpg",
+        "valid-progressive-grey.jpg",
+    ] {
+        let jpeg = std::fs::read(format!("{corpus}{name}")).unwrap();
+        assert_matches(&jpeg, name);
+    }
+}
+
+#[test]
+fn damaged_progressive_jpegs_are_left_to_the_general_decoder() {
+    let jpeg = progressive(203, 157, DEFAULT);
+    // Cut before the last DC scan has all its data, and cut after the DC scans.
+    let scans: Vec<usize> = (0..jpeg.len() - 1)
+        .filter(|&i| jpeg[i] == 0xFF && jpeg[i + 1] == 0xDA)
+        .collect();
+    let header = Header::parse(&jpeg[..scans[2] + 40]).unwrap();
+    assert!(
+        decode(&jpeg[..scans[2] + 40], &header).is_none(),
+        "a DC scan cut short"
+    );
+    let header = Header::parse(&jpeg[..scans[3]]).unwrap();
+    assert!(
+        decode(&jpeg[..scans[3]], &header).is_none(),
+        "no end of image"
+    );
+    // A refinement scan that does not continue where the first scan stopped.
+    let mut wrong = jpeg.clone();
+    let second = scans[1];
+    let approximation = second + 2 + 2 + 1 + 2 + 2;
+    wrong[approximation] = 0x21;
+    let header = Header::parse(&wrong).unwrap();
+    assert!(
+        decode(&wrong, &header).is_none(),
+        "a refinement out of order"
+    );
 }
