@@ -59,7 +59,7 @@ fn main() {
         .map(|p| photosync::bus::content_digest(p))
         .collect();
     let mut n = 0;
-    let rate = unchanged(&mut stack, total, |stack| {
+    let (rate, stages) = unchanged(&mut stack, total, |stack| {
         for _ in 0..unchanged_rounds {
             for i in 0..people {
                 n += 1;
@@ -71,7 +71,7 @@ fn main() {
         }
     });
     println!(
-        "re-sent unchanged 4 MP photos (object store, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})",
+        "re-sent unchanged 4 MP photos (object store, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})\n  {stages}",
         concurrency()
     );
 
@@ -87,7 +87,7 @@ fn main() {
         );
     }
     stack.next_results(people, Duration::from_secs(600));
-    let rate = unchanged(&mut stack, total, |stack| {
+    let (rate, stages) = unchanged(&mut stack, total, |stack| {
         for _ in 0..unchanged_rounds {
             for i in 0..people {
                 stack.publish(
@@ -99,16 +99,17 @@ fn main() {
         }
     });
     println!(
-        "re-sent unchanged photos ({} KB inline, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})",
+        "re-sent unchanged photos ({} KB inline, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})\n  {stages}",
         small[0].len() / 1024,
         concurrency()
     );
 }
 
 /// Stops the service, lets `publish` queue `total` events, starts the service and returns the
-/// events/s from the first result to the last, checking every one is `unchanged`. The clock
-/// starts at the first result so that start-up (plugin loading, connecting) is not counted.
-fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> f64 {
+/// events/s from the first result to the last, checking every one is `unchanged`, and where an
+/// event's time went. The clock starts at the first result so that start-up (plugin loading,
+/// connecting) is not counted.
+fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> (f64, String) {
     let mut config = stack.config(Account::Service);
     config.worker.concurrency = concurrency();
     stack.stop_service();
@@ -128,7 +129,25 @@ fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> f
         "every re-sent photo is unchanged; first other: {:?}",
         results.iter().find(|r| r.outcome != Outcome::Unchanged)
     );
-    (total - 1) as f64 / took.as_secs_f64()
+    ((total - 1) as f64 / took.as_secs_f64(), stages(&results))
+}
+
+/// The mean milliseconds per stage the results record (their `timings_ms`), in one line. With
+/// many events in flight the stages of different events overlap: these are latencies, and
+/// `total` minus the rest is the time an event waited (for a plugin instance, the runtime).
+fn stages(results: &[photosync::events::PhotoResult]) -> String {
+    let mut sums: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    for r in results {
+        for (stage, ms) in &r.timings_ms {
+            *sums.entry(stage.as_str()).or_default() += ms;
+        }
+    }
+    let n = results.len().max(1) as f64;
+    let parts: Vec<String> = sums
+        .iter()
+        .map(|(stage, sum)| format!("{stage} {:.3}", sum / n))
+        .collect();
+    format!("mean ms per event by stage: {}", parts.join(", "))
 }
 
 /// The service's concurrency for the unchanged runs: `BENCH_CONCURRENCY`, else 64.
