@@ -1,11 +1,17 @@
 //! End-to-end benchmark against real nats-server and slapd: photos/s for 4 MP JPEGs written to
-//! the directory, and events/s for re-sent unchanged photos (no LDAP write). Prints figures.
+//! the directory (thumbnailPhoto alone, and thumbnailPhoto with jpegPhoto), each beside
+//! `vipsthumbnail` making the same renditions natively from the same files on one process a
+//! core; and events/s for re-sent unchanged photos (no LDAP write), with where an event's time
+//! goes. Prints figures.
 //!
 //! Run with `cargo bench -p photosync-tests --bench pipeline`. `BENCH_QUICK=1` shortens it;
 //! `BENCH_CONCURRENCY=N` sets the service's concurrency for the unchanged runs (default 64).
 
 use std::time::{Duration, Instant};
 
+use std::process::Command;
+
+use photosync::config::Config;
 use photosync::events::Outcome;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
 use photosync_tests::servers::Person;
@@ -42,12 +48,23 @@ fn main() {
         results.iter().all(|r| r.outcome == Outcome::Written),
         "all written"
     );
+    let rate = people as f64 / took.as_secs_f64();
     println!(
-        "4 MP JPEG ({:.1} MB, through the object store) -> thumbnailPhoto written: {:.1} photos/s ({people} photos in {:.1} s)",
+        "4 MP JPEG ({:.1} MB, through the object store) -> thumbnailPhoto written: {rate:.1} photos/s ({people} photos in {:.1} s)",
         photos[0].len() as f64 / 1e6,
-        people as f64 / took.as_secs_f64(),
         took.as_secs_f64()
     );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files: Vec<std::path::PathBuf> = photos
+        .iter()
+        .enumerate()
+        .map(|(i, photo)| {
+            let path = dir.path().join(format!("{i}.jpg"));
+            std::fs::write(&path, photo).expect("photo file");
+            path
+        })
+        .collect();
+    beside_vips(rate, &files, people, &[96], cores);
 
     // Re-sent unchanged photos, each kind published while the service is stopped and drained
     // with the clock running. First the 4 MP photos again: events naming the stored objects and
@@ -103,6 +120,49 @@ fn main() {
         small[0].len() / 1024,
         concurrency()
     );
+
+    // Both renditions, for other photos of the same people.
+    let mut config = Config::parse(
+        &(stack.config_text(Account::Service, "concurrency = 32")
+            + "\n[[renditions]]\nattribute = \"thumbnailPhoto\"\n\n[[renditions]]\nattribute = \"jpegPhoto\"\n"),
+    )
+    .expect("valid");
+    config.worker.concurrency = 32;
+    stack.stop_service();
+    stack.start_service_with(config);
+    let second: Vec<Vec<u8>> = (0..4)
+        .map(|i| jpeg(&photo_like(2448, 1632, i + 20), JpegOptions::default()))
+        .collect();
+    let start = Instant::now();
+    for i in 0..people {
+        stack.publish(
+            &format!("{}.jpg", 100_000 + i),
+            &second[i % second.len()],
+            &[],
+        );
+    }
+    let results = stack.next_results(people, Duration::from_secs(600));
+    let took = start.elapsed();
+    assert!(
+        results.iter().all(|r| r.outcome == Outcome::Written),
+        "all written: {:?}",
+        results.iter().find(|r| r.outcome != Outcome::Written)
+    );
+    let rate = people as f64 / took.as_secs_f64();
+    println!(
+        "4 MP JPEG -> thumbnailPhoto + jpegPhoto written: {rate:.1} photos/s ({people} photos in {:.1} s)",
+        took.as_secs_f64()
+    );
+    let second_files: Vec<std::path::PathBuf> = second
+        .iter()
+        .enumerate()
+        .map(|(i, photo)| {
+            let path = dir.path().join(format!("second-{i}.jpg"));
+            std::fs::write(&path, photo).expect("photo file");
+            path
+        })
+        .collect();
+    beside_vips(rate, &second_files, people, &[96, 648], cores);
 }
 
 /// Stops the service, lets `publish` queue `total` events, starts the service and returns the
@@ -130,6 +190,45 @@ fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> (
         results.iter().find(|r| r.outcome != Outcome::Unchanged)
     );
     ((total - 1) as f64 / took.as_secs_f64(), stages(&results))
+}
+
+/// `vipsthumbnail` making the `sizes` (square, centre crop) from `count` photos of `files` on
+/// one batch process a core, printed beside photosync's `rate`.
+fn beside_vips(rate: f64, files: &[std::path::PathBuf], count: usize, sizes: &[u32], cores: usize) {
+    let available = Command::new("vipsthumbnail")
+        .arg("--vips-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        println!("  vipsthumbnail: not installed, no comparison");
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let all: Vec<&std::path::PathBuf> = (0..count).map(|i| &files[i % files.len()]).collect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for chunk in all.chunks(count.div_ceil(cores)) {
+            let out = out.path();
+            s.spawn(move || {
+                for size in sizes {
+                    let status = Command::new("vipsthumbnail")
+                        .args(["-s", &format!("{size}x{size}"), "-m", "centre", "-o"])
+                        .arg(format!("{}/{size}-%s.jpg[Q=85,strip]", out.display()))
+                        .args(chunk)
+                        .status()
+                        .expect("vipsthumbnail runs");
+                    assert!(status.success());
+                }
+            });
+        }
+    });
+    let vips = count as f64 / start.elapsed().as_secs_f64();
+    let shown: Vec<String> = sizes.iter().map(|s| format!("{s}x{s}")).collect();
+    println!(
+        "  vipsthumbnail making {} on {cores} processes: {vips:.1} photos/s; photosync end to end {:.2}x",
+        shown.join(" + "),
+        rate / vips
+    );
 }
 
 /// The mean milliseconds per stage the results record (their `timings_ms`), in one line. With
