@@ -4,7 +4,7 @@
 //! again unchanged is decided from a remembered digest without reading megabytes.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 
@@ -24,19 +24,47 @@ pub struct Digests(Mutex<Remembered>);
 struct Remembered {
     by_content: HashMap<String, String>,
     order: VecDeque<String>,
+    /// Per content being read now, the turn its readers take one after another.
+    reading: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Digests {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Remembered> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn get(&self, content: &str) -> Option<String> {
-        let remembered = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        remembered.by_content.get(content).cloned()
+        self.lock().by_content.get(content).cloned()
+    }
+
+    /// The turn of the readers of `content`, shared while any of them holds it.
+    fn turn(&self, content: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.lock()
+            .reading
+            .entry(content.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets the turn of `content` once no reader holds it (`turn` is the caller's, dropped
+    /// here).
+    fn end_turn(&self, content: &str, turn: Arc<tokio::sync::Mutex<()>>) {
+        drop(turn);
+        let mut remembered = self.lock();
+        if remembered
+            .reading
+            .get(content)
+            .is_some_and(|t| Arc::strong_count(t) == 1)
+        {
+            remembered.reading.remove(content);
+        }
     }
 
     fn insert(&self, content: String, digest: String) {
         if content.is_empty() {
             return;
         }
-        let mut remembered = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut remembered = self.lock();
         if remembered
             .by_content
             .insert(content.clone(), digest)
@@ -90,13 +118,7 @@ pub(crate) async fn fetch(
     event: &PhotoUpload,
     given: Option<Vec<u8>>,
 ) -> Result<Source, Stop> {
-    let here = |bytes: Vec<u8>| -> Result<Source, Stop> {
-        let digest = p.deduper.digest(&bytes).map_err(Stop::plugin)?;
-        Ok(Source {
-            bytes: Bytes::Here(bytes),
-            digest,
-        })
-    };
+    let here = |bytes| here(p, bytes);
     if let Some(bytes) = given {
         return here(bytes);
     }
@@ -125,12 +147,42 @@ pub(crate) async fn fetch(
                 };
                 return Ok(Source { bytes, digest });
             }
-            let stored = read(&p.bus, name, Some(&content)).await?;
-            let source = here(stored.bytes)?;
-            p.digests.insert(stored.content, source.digest.clone());
-            Ok(source)
+            // Events of the same photo arriving together take turns: the first reads it, the
+            // others find its digest remembered instead of all reading the same megabytes.
+            let turn = p.digests.turn(&content);
+            let taken = turn.lock().await;
+            let source = match p.digests.get(&content) {
+                Some(digest) => Ok(Source {
+                    bytes: Bytes::Stored {
+                        name: name.clone(),
+                        content: content.clone(),
+                    },
+                    digest,
+                }),
+                None => read_and_remember(p, name, &content).await,
+            };
+            drop(taken);
+            p.digests.end_turn(&content, turn);
+            source
         }
     }
+}
+
+/// Reads a bucket photo and remembers its deduper digest by its content digest.
+async fn read_and_remember(p: &Pipeline, name: &str, content: &str) -> Result<Source, Stop> {
+    let stored = read(&p.bus, name, Some(content)).await?;
+    let source = here(p, stored.bytes)?;
+    p.digests.insert(stored.content, source.digest.clone());
+    Ok(source)
+}
+
+/// A source whose bytes are here, with the deduper's digest of them.
+fn here(p: &Pipeline, bytes: Vec<u8>) -> Result<Source, Stop> {
+    let digest = p.deduper.digest(&bytes).map_err(Stop::plugin)?;
+    Ok(Source {
+        bytes: Bytes::Here(bytes),
+        digest,
+    })
 }
 
 /// Reads a bucket photo, which must have the `expected` content when the event says so.
@@ -160,6 +212,24 @@ fn missing(bus: &Bus, name: &str) -> Stop {
 #[cfg(test)]
 mod tests {
     use super::Digests;
+
+    #[test]
+    fn a_turn_is_forgotten_when_its_last_reader_ends_it() {
+        let digests = Digests::default();
+        let (first, second) = (digests.turn("SHA-256=a"), digests.turn("SHA-256=a"));
+        assert!(
+            std::sync::Arc::ptr_eq(&first, &second),
+            "one turn per content"
+        );
+        digests.end_turn("SHA-256=a", first);
+        assert_eq!(
+            digests.lock().reading.len(),
+            1,
+            "the second reader still holds it"
+        );
+        digests.end_turn("SHA-256=a", second);
+        assert!(digests.lock().reading.is_empty());
+    }
 
     #[test]
     fn remembers_and_forgets_oldest_first() {
