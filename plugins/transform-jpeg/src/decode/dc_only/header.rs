@@ -252,18 +252,7 @@ impl<'a> Reader<'a> {
         if rest.get(2 * count..)? != [0, 63, 0] || !self.is_ycbcr(&components) {
             return None;
         }
-        Some(Header {
-            width,
-            height,
-            components,
-            dc_tables: self.dc_codes.map(|codes| codes.map(DcTable::new)),
-            ac_tables: self.ac_codes.map(|codes| codes.map(AcTable::new)),
-            restart_interval: self.restart_interval,
-            scan_start,
-            progressive: None,
-            exif_before_frame: self.exif_before_frame,
-            exif: self.exif,
-        })
+        Some(self.header((width, height, components), scan_start, None))
     }
 
     /// A progressive frame: every component quantised, and a first scan of DC coefficients
@@ -277,7 +266,18 @@ impl<'a> Reader<'a> {
         if (scan.start, scan.end, scan.high) != (0, 0, 0) || !self.is_ycbcr(&components) {
             return None;
         }
-        Some(Header {
+        Some(self.header((width, height, components), scan_start, Some(scan)))
+    }
+
+    /// The header of `frame`, whose first scan's data starts at `scan_start`, with the tables
+    /// read so far.
+    fn header(
+        self,
+        (width, height, components): (u16, u16, Vec<Component>),
+        scan_start: usize,
+        progressive: Option<Scan>,
+    ) -> Header<'a> {
+        Header {
             width,
             height,
             components,
@@ -285,10 +285,10 @@ impl<'a> Reader<'a> {
             ac_tables: self.ac_codes.map(|codes| codes.map(AcTable::new)),
             restart_interval: self.restart_interval,
             scan_start,
-            progressive: Some(scan),
+            progressive,
             exif_before_frame: self.exif_before_frame,
             exif: self.exif,
-        })
+        }
     }
 
     /// Whether a three-component frame is YCbCr, by the rules the general decoder applies

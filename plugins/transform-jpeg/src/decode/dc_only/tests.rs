@@ -35,6 +35,9 @@ struct Options {
     quality: u8,
     restart: u16,
     optimized: bool,
+    /// Progressive as jpeg-encoder writes it: one DC scan per component, no successive
+    /// approximation.
+    progressive: bool,
 }
 
 const DEFAULT: Options = Options {
@@ -43,6 +46,7 @@ const DEFAULT: Options = Options {
     quality: 90,
     restart: 0,
     optimized: false,
+    progressive: false,
 };
 
 fn encode(width: u16, height: u16, options: Options) -> Vec<u8> {
@@ -51,6 +55,7 @@ fn encode(width: u16, height: u16, options: Options) -> Vec<u8> {
     let mut encoder = Encoder::new(&mut out, options.quality);
     encoder.set_sampling_factor(options.sampling);
     encoder.set_optimized_huffman_tables(options.optimized);
+    encoder.set_progressive(options.progressive);
     if options.restart > 0 {
         encoder.set_restart_interval(options.restart);
     }
@@ -295,28 +300,6 @@ fn damaged_data_never_panics_and_truncation_is_refused() {
     }
 }
 
-/// A progressive JPEG as jpeg-encoder writes it: one DC scan per component, no successive
-/// approximation.
-fn progressive(width: u16, height: u16, options: Options) -> Vec<u8> {
-    let rgb = photo(width, height, u32::from(width) * 7 + u32::from(height));
-    let mut out = Vec::new();
-    let mut encoder = Encoder::new(&mut out, options.quality);
-    encoder.set_progressive(true);
-    encoder.set_sampling_factor(options.sampling);
-    if options.restart > 0 {
-        encoder.set_restart_interval(options.restart);
-    }
-    if options.grey {
-        let grey: Vec<u8> = rgb.chunks(3).map(|p| p[1]).collect();
-        encoder
-            .encode(&grey, width, height, ColorType::Luma)
-            .unwrap();
-    } else {
-        encoder.encode(&rgb, width, height, ColorType::Rgb).unwrap();
-    }
-    out
-}
-
 #[test]
 fn progressive_jpegs_match_the_general_decoder_for_every_sampling() {
     let samplings = [
@@ -331,9 +314,10 @@ fn progressive_jpegs_match_the_general_decoder_for_every_sampling() {
                 let options = Options {
                     sampling,
                     restart,
+                    progressive: true,
                     ..DEFAULT
                 };
-                let jpeg = progressive(w, h, options);
+                let jpeg = encode(w, h, options);
                 assert!(Header::parse(&jpeg).is_some(), "progressive {w}x{h}");
                 assert_matches(
                     &jpeg,
@@ -344,9 +328,10 @@ fn progressive_jpegs_match_the_general_decoder_for_every_sampling() {
     }
     let grey = Options {
         grey: true,
+        progressive: true,
         ..DEFAULT
     };
-    assert_matches(&progressive(203, 157, grey), "progressive grey");
+    assert_matches(&encode(203, 157, grey), "progressive grey");
 }
 
 #[test]
@@ -365,7 +350,14 @@ fn progressive_jpegs_with_refinement_scans_and_restarts_match_the_general_decode
 
 #[test]
 fn damaged_progressive_jpegs_are_left_to_the_general_decoder() {
-    let jpeg = progressive(203, 157, DEFAULT);
+    let jpeg = encode(
+        203,
+        157,
+        Options {
+            progressive: true,
+            ..DEFAULT
+        },
+    );
     // Cut before the last DC scan has all its data, and cut after the DC scans.
     let scans: Vec<usize> = (0..jpeg.len() - 1)
         .filter(|&i| jpeg[i] == 0xFF && jpeg[i + 1] == 0xDA)
