@@ -34,37 +34,20 @@ fn main() {
     let photos: Vec<Vec<u8>> = (0..4)
         .map(|i| jpeg(&photo_like(2448, 1632, i + 1), JpegOptions::default()))
         .collect();
-    let start = Instant::now();
-    for i in 0..people {
-        stack.publish(
-            &format!("{}.jpg", 100_000 + i),
-            &photos[i % photos.len()],
-            &[],
-        );
-    }
-    let results = stack.next_results(people, Duration::from_secs(600));
-    let took = start.elapsed();
-    assert!(
-        results.iter().all(|r| r.outcome == Outcome::Written),
-        "all written"
-    );
-    let rate = people as f64 / took.as_secs_f64();
+    let (rate, took) = written(&mut stack, &photos, people);
     println!(
         "4 MP JPEG ({:.1} MB, through the object store) -> thumbnailPhoto written: {rate:.1} photos/s ({people} photos in {:.1} s)",
         photos[0].len() as f64 / 1e6,
         took.as_secs_f64()
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let files: Vec<std::path::PathBuf> = photos
-        .iter()
-        .enumerate()
-        .map(|(i, photo)| {
-            let path = dir.path().join(format!("{i}.jpg"));
-            std::fs::write(&path, photo).expect("photo file");
-            path
-        })
-        .collect();
-    beside_vips(rate, &files, people, &[96], cores);
+    beside_vips(
+        rate,
+        &files(dir.path(), "first", &photos),
+        people,
+        &[96],
+        cores,
+    );
 
     // Re-sent unchanged photos, each kind published while the service is stopped and drained
     // with the clock running. First the 4 MP photos again: events naming the stored objects and
@@ -133,11 +116,28 @@ fn main() {
     let second: Vec<Vec<u8>> = (0..4)
         .map(|i| jpeg(&photo_like(2448, 1632, i + 20), JpegOptions::default()))
         .collect();
+    let (rate, took) = written(&mut stack, &second, people);
+    println!(
+        "4 MP JPEG -> thumbnailPhoto + jpegPhoto written: {rate:.1} photos/s ({people} photos in {:.1} s)",
+        took.as_secs_f64()
+    );
+    beside_vips(
+        rate,
+        &files(dir.path(), "second", &second),
+        people,
+        &[96, 648],
+        cores,
+    );
+}
+
+/// Publishes one of `photos` for each of the `people` and waits until all are written;
+/// returns photos/s and the time taken.
+fn written(stack: &mut Stack, photos: &[Vec<u8>], people: usize) -> (f64, Duration) {
     let start = Instant::now();
     for i in 0..people {
         stack.publish(
             &format!("{}.jpg", 100_000 + i),
-            &second[i % second.len()],
+            &photos[i % photos.len()],
             &[],
         );
     }
@@ -148,21 +148,20 @@ fn main() {
         "all written: {:?}",
         results.iter().find(|r| r.outcome != Outcome::Written)
     );
-    let rate = people as f64 / took.as_secs_f64();
-    println!(
-        "4 MP JPEG -> thumbnailPhoto + jpegPhoto written: {rate:.1} photos/s ({people} photos in {:.1} s)",
-        took.as_secs_f64()
-    );
-    let second_files: Vec<std::path::PathBuf> = second
+    (people as f64 / took.as_secs_f64(), took)
+}
+
+/// `photos` as files in `dir`, named after `tag`, for vipsthumbnail.
+fn files(dir: &std::path::Path, tag: &str, photos: &[Vec<u8>]) -> Vec<std::path::PathBuf> {
+    photos
         .iter()
         .enumerate()
         .map(|(i, photo)| {
-            let path = dir.path().join(format!("second-{i}.jpg"));
+            let path = dir.join(format!("{tag}-{i}.jpg"));
             std::fs::write(&path, photo).expect("photo file");
             path
         })
-        .collect();
-    beside_vips(rate, &second_files, people, &[96, 648], cores);
+        .collect()
 }
 
 /// Stops the service, lets `publish` queue `total` events, starts the service and returns the
