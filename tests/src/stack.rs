@@ -210,6 +210,16 @@ impl<D: TestDirectory> Stack<D> {
 
     /// Starts a `photosync run` process with `config` (TOML), as a separate worker.
     pub fn start_worker(&self, name: &str, config: &str) -> WorkerProcess {
+        self.start_worker_with(name, config, &[])
+    }
+
+    /// [`Self::start_worker`] with environment variables added to the worker's.
+    pub fn start_worker_with(
+        &self,
+        name: &str,
+        config: &str,
+        env: &[(&str, &std::path::Path)],
+    ) -> WorkerProcess {
         let path = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, config).expect("worker config");
         let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).expect("log");
@@ -217,6 +227,7 @@ impl<D: TestDirectory> Stack<D> {
             .args(["run", "--config"])
             .arg(&path)
             .env("PHOTOSYNC_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()

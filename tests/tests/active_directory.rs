@@ -5,6 +5,7 @@
 
 use photosync::config::{LdapConfig, Secret};
 use photosync::directory::{Directory, DirectoryError};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use photosync::events::{DirectoryChange, Outcome, PhotoChanged, PhotoResult};
@@ -14,7 +15,7 @@ use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
 use photosync_tests::names::{DIRECTORY_CHANGED, EVENTS_STREAM, PHOTO_CHANGED};
 use photosync_tests::plugins::test_plugin;
 use photosync_tests::servers::{AD_BASE_DN, AD_DC_NAME, AD_STAFF_DN, AdUser, SambaDc};
-use photosync_tests::stack::Stack;
+use photosync_tests::stack::{Account, Stack, photosync_binary};
 use photosync_tests::wait::eventually;
 
 fn photo(seed: u32) -> Vec<u8> {
@@ -104,6 +105,8 @@ fn an_oversize_value_never_reaches_the_dc_and_a_refusal_is_plain() {
         .get_or_insert_with(Default::default);
     plugin.source = Some(test_plugin("hostile").display().to_string());
     plugin.settings.insert("mode".into(), "oversize".into());
+    // Two deliveries show the retry; five would only wait out longer backoffs.
+    config.worker.max_deliver = 2;
     stack.start_service_with(config);
     let id = stack.publish("12345.jpg", &photo(1), &[]);
     let result = stack.result_where(&id, |r| r.is_final);
@@ -126,17 +129,156 @@ fn an_oversize_value_never_reaches_the_dc_and_a_refusal_is_plain() {
     assert!(text.contains(&ada.dn()), "{text}");
 }
 
+/// The stack's configuration binding with Kerberos from `keytab` as `principal` instead of a
+/// password: over LDAPS with the DC's CA when `tls`, else over plain `ldap://`.
+fn kerberos_config(stack: &Stack<SambaDc>, keytab: &Path, principal: &str, tls: bool) -> String {
+    let password_only = ["bind-dn ", "password "];
+    let tls_only = ["ca-file ", "tls-server-name "];
+    let mut text = String::new();
+    for line in stack.config_text(Account::Service, "").lines() {
+        if password_only
+            .iter()
+            .chain(if tls { &[][..] } else { &tls_only[..] })
+            .any(|k| line.starts_with(k))
+        {
+            continue;
+        }
+        match line.strip_prefix("url = \"ldaps://") {
+            Some(_) if !tls => text.push_str(&format!("url = \"{}\"", stack.ldap.ldap_url())),
+            _ => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "\n[ldap.kerberos]\nkeytab = \"{}\"\nprincipal = \"{principal}\"\n\
+         service-host = \"{}\"\n",
+        keytab.display(),
+        AD_DC_NAME.to_ascii_lowercase()
+    ));
+    text
+}
+
+/// A keytab for the service account, a krb5.conf for the DC's KDC, and the environment that
+/// gives photosync both; the login's default cache is a file photosync must not create.
+struct Kerberos {
+    dir: tempfile::TempDir,
+    keytab: PathBuf,
+    principal: String,
+    krb5_conf: PathBuf,
+}
+
+impl Kerberos {
+    fn of(dc: &SambaDc) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keytab = dir.path().join("photosync.keytab");
+        let principal = dc.export_service_keytab(&keytab);
+        Self {
+            krb5_conf: dc.krb5_conf(),
+            dir,
+            keytab,
+            principal,
+        }
+    }
+
+    fn default_cache(&self) -> PathBuf {
+        self.dir.path().join("krb5cc_login")
+    }
+
+    fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("KRB5_CONFIG", self.krb5_conf.clone()),
+            ("KRB5CCNAME", self.default_cache()),
+        ]
+    }
+
+    /// Runs a worker with `config` until it writes `user`'s photo, then stops it.
+    fn sync_one(&self, stack: &mut Stack<SambaDc>, name: &str, config: &str, user: &AdUser) {
+        let env = self.env();
+        let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+        let mut worker = stack.start_worker_with(name, config, &env);
+        let file = format!(
+            "{}.jpg",
+            user.employee_id.as_deref().expect("an employee id")
+        );
+        let id = stack.publish(&file, &photo(1), &[]);
+        let result = stack.result_where(&id, |r| r.is_final);
+        assert_written(stack, &result, user);
+        assert!(worker.terminate(), "the worker stops: {}", worker.log());
+        assert!(
+            !self.default_cache().exists(),
+            "the tickets stayed in photosync's own cache"
+        );
+    }
+}
+
+#[test]
+fn kerberos_binds_from_a_keytab_and_seals_plain_ldap_where_passwords_need_tls() {
+    let mut stack = Stack::start_samba();
+    stack.stop_service();
+    let ada = AdUser::new("ada", Some("12345"));
+    stack.ldap.add_users(std::slice::from_ref(&ada));
+    let k = Kerberos::of(&stack.ldap);
+    // Plain ldap://, where this DC refuses a password (strong auth required): Kerberos binds
+    // and seals the connection.
+    let plain = kerberos_config(&stack, &k.keytab, &k.principal, false);
+    k.sync_one(&mut stack, "kerberos-plain", &plain, &ada);
+
+    // What an operator gets wrong, each refused with what to fix: a principal the keytab does
+    // not hold, a DC name that is not the DC's, and LDAPS on a Samba that wants Kerberos to
+    // seal even over TLS.
+    let wrong = k.dir.path().join("wrong.toml");
+    for (config, expected) in [
+        (
+            kerberos_config(&stack, &k.keytab, "nobody@EXAMPLE.TEST", false),
+            "ldap.kerberos.principal",
+        ),
+        (
+            plain.replace(&AD_DC_NAME.to_ascii_lowercase(), "dc9.example.test"),
+            "Server not found in Kerberos database",
+        ),
+        (
+            kerberos_config(&stack, &k.keytab, &k.principal, true),
+            "use an ldap:// URL without StartTLS",
+        ),
+    ] {
+        std::fs::write(&wrong, config).expect("config");
+        let out = std::process::Command::new(photosync_binary())
+            .args(["export", "--all", "--config"])
+            .arg(&wrong)
+            .envs(k.env())
+            .output()
+            .expect("photosync export runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        assert!(stderr.contains("check ldap.kerberos") || stderr.contains("without StartTLS"));
+    }
+}
+
+#[test]
+fn kerberos_over_ldaps_is_bound_to_the_tls_channel() {
+    let dc = SambaDc::start_with("ldap server require strong auth = allow_sasl_over_tls");
+    let mut stack = Stack::start_on(dc, Account::Service);
+    stack.stop_service();
+    let bob = AdUser::new("bob", Some("23456"));
+    stack.ldap.add_users(std::slice::from_ref(&bob));
+    let k = Kerberos::of(&stack.ldap);
+    let tls = kerberos_config(&stack, &k.keytab, &k.principal, true);
+    k.sync_one(&mut stack, "kerberos-tls", &tls, &bob);
+}
+
 fn ad_config(dc: &SambaDc, bind_name: String, server_name: Option<&str>, ca: bool) -> LdapConfig {
     LdapConfig {
         url: dc.ldaps_url(),
         starttls: false,
         ca_file: ca.then(|| dc.ca_file()),
         tls_server_name: server_name.map(Into::into),
-        bind_dn: bind_name,
-        password: Secret {
+        bind_dn: Some(bind_name),
+        password: Some(Secret {
             file: None,
             env: Some("UNUSED".into()),
-        },
+        }),
+        kerberos: None,
         base_dn: AD_STAFF_DN.into(),
         filter: "(objectClass=user)".into(),
         id_attribute: "objectGUID".into(),

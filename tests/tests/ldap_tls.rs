@@ -14,11 +14,12 @@ fn config(ldap: &LdapServer, url: String, starttls: bool, ca: bool) -> LdapConfi
         starttls,
         ca_file: ca.then(|| ldap.ca_file()),
         tls_server_name: None,
-        bind_dn: bind_dn.into(),
-        password: Secret {
+        bind_dn: Some(bind_dn.into()),
+        password: Some(Secret {
             file: None,
             env: Some("UNUSED".into()),
-        },
+        }),
+        kerberos: None,
         base_dn: PEOPLE_DN.into(),
         filter: "(objectClass=inetOrgPerson)".into(),
         id_attribute: "entryUUID".into(),
@@ -30,7 +31,7 @@ fn config(ldap: &LdapServer, url: String, starttls: bool, ca: bool) -> LdapConfi
 fn directory(ldap: &LdapServer, url: String, starttls: bool, ca: bool) -> Directory {
     Directory::new(
         config(ldap, url, starttls, ca),
-        ldap.service_account().1.to_owned(),
+        ldap.service_account().1.into(),
     )
 }
 

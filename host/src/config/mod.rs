@@ -333,10 +333,18 @@ pub struct LdapConfig {
     /// (an IP address, a tunnel, a load balancer), e.g. `DC1.example.test`.
     #[serde(default)]
     pub tls_server_name: Option<String>,
-    /// The DN (or, on Active Directory, user principal name) photosync binds as.
-    pub bind_dn: String,
-    /// The bind password, from a file or an environment variable; never logged.
-    pub password: Secret,
+    /// The DN (or, on Active Directory, user principal name) photosync binds as with its
+    /// password; not given with `[ldap.kerberos]`.
+    #[serde(default)]
+    pub bind_dn: Option<String>,
+    /// The bind password, from a file or an environment variable; never logged. Not given with
+    /// `[ldap.kerberos]`.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Binds with Kerberos (SASL GSSAPI) from a keytab instead of a password, for domains
+    /// that forbid simple binds.
+    #[serde(default)]
+    pub kerberos: Option<KerberosConfig>,
     /// Where people are searched, e.g. `ou=People,dc=example,dc=test`.
     pub base_dn: String,
     /// A filter ANDed to every search, e.g. `(objectClass=person)`.
@@ -351,6 +359,27 @@ pub struct LdapConfig {
     /// Seconds an LDAP operation may take.
     #[serde(default = "default_ldap_timeout")]
     pub timeout_secs: u64,
+}
+
+/// A Kerberos bind: photosync takes a ticket for its own principal from a keytab into a cache
+/// private to its process (never the login's default cache) and binds with SASL GSSAPI. The
+/// realm and its KDCs come from krb5.conf (`/etc/krb5.conf`, or the file `KRB5_CONFIG` names).
+/// Over `ldap://` without StartTLS the connection is sealed by Kerberos; over TLS it is bound
+/// to the TLS channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KerberosConfig {
+    /// The keytab holding the service account's keys, e.g. `/etc/photosync/photosync.keytab`
+    /// (on AD: `samba-tool domain exportkeytab` or `ktpass`). Readable by photosync only.
+    pub keytab: PathBuf,
+    /// The principal to bind as, e.g. `svc-photo@EXAMPLE.COM`; the keytab's first otherwise.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// The directory server's DNS name in its service principal (`ldap/NAME`), when `url`
+    /// names it otherwise (an IP address, a tunnel); by default `tls-server-name`, else the
+    /// host in `url`.
+    #[serde(default)]
+    pub service_host: Option<String>,
 }
 
 /// A secret read from a file or an environment variable. Its `Debug` prints `***`.

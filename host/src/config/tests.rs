@@ -27,7 +27,26 @@ fn a_minimal_config_gets_the_defaults() {
         matcher.settings.get("patterns").map(String::as_str),
         Some("{employeeID}")
     );
-    assert_eq!(format!("{:?}", c.ldap.password), "***");
+    assert_eq!(format!("{:?}", c.ldap.password), "Some(***)");
+}
+
+/// `VALID` binding with Kerberos: no bind-dn or password, a `[ldap.kerberos]` table.
+fn kerberos(table: &str) -> String {
+    let without_password: String = VALID
+        .lines()
+        .filter(|l| !l.starts_with("bind-dn") && !l.starts_with("password"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    format!("{without_password}[ldap.kerberos]\n{table}")
+}
+
+#[test]
+fn a_kerberos_bind_needs_only_its_keytab() {
+    let c =
+        Config::parse(&kerberos("keytab = \"/etc/photosync/photosync.keytab\"\n")).expect("valid");
+    let k = c.ldap.kerberos.expect("kerberos");
+    assert_eq!(k.keytab, Path::new("/etc/photosync/photosync.keytab"));
+    assert_eq!((k.principal, k.service_host), (None, None));
 }
 
 #[test]
@@ -89,6 +108,38 @@ fn each_invalid_config_gets_its_error() {
                 "{VALID}[[renditions]]\nattribute = \"jpegPhoto\"\nmin-quality = 95\nmax-quality = 90"
             ),
             "renditions[0]: qualities must satisfy",
+        ),
+        (
+            VALID.replace("bind-dn = \"cn=photosync,dc=example,dc=test\"\n", ""),
+            "ldap.bind-dn: is required, or bind with Kerberos: [ldap.kerberos]",
+        ),
+        (
+            VALID.replace("password = { env = \"PHOTOSYNC_LDAP_PASSWORD\" }\n", ""),
+            "ldap.password: is required with ldap.bind-dn",
+        ),
+        (
+            format!("{VALID}[ldap.kerberos]\nkeytab = \"/etc/photosync.keytab\"\n"),
+            "ldap.bind-dn: is not used with ldap.kerberos (the keytab names the account): remove it",
+        ),
+        (
+            kerberos("keytab = \"/k\"\n").replace("ldap://127.0.0.1:389", "ldapi://%2Frun%2Fldapi"),
+            "ldap.kerberos: needs an ldap:// or ldaps:// URL",
+        ),
+        (
+            kerberos("keytab = \"\"\n"),
+            "ldap.kerberos.keytab: must name the keytab file",
+        ),
+        (
+            kerberos("keytab = \"/k\"\nprincipal = \" \"\n"),
+            "ldap.kerberos.principal: must be a principal",
+        ),
+        (
+            kerberos("keytab = \"/k\"\nservice-host = \"ldap/dc1\"\n"),
+            "ldap.kerberos.service-host: must be the server's DNS name",
+        ),
+        (
+            kerberos("keytab = \"/k\"\nrealm = \"X\"\n"),
+            "unknown field `realm`",
         ),
         (
             format!("{VALID}tls-server-name = \"DC1.example.test\""),

@@ -199,11 +199,66 @@ fn validate_ldap(l: &LdapConfig) -> Result<(), ConfigError> {
     if l.timeout_secs == 0 {
         return Err(invalid("ldap.timeout-secs", "must be at least 1"));
     }
-    l.password
-        .check()
-        .map_err(|reason| invalid("ldap.password", reason))?;
+    validate_login(l)?;
     if !(1..=1000).contains(&l.page_size) {
         return Err(invalid("ldap.page-size", "must be 1 to 1000"));
+    }
+    Ok(())
+}
+
+/// Exactly one way to bind: `bind-dn` with `password`, or `[ldap.kerberos]`.
+fn validate_login(l: &LdapConfig) -> Result<(), ConfigError> {
+    let Some(k) = &l.kerberos else {
+        if l.bind_dn.as_deref().is_none_or(|dn| dn.trim().is_empty()) {
+            return Err(invalid(
+                "ldap.bind-dn",
+                "is required, or bind with Kerberos: [ldap.kerberos]",
+            ));
+        }
+        let Some(password) = &l.password else {
+            return Err(invalid(
+                "ldap.password",
+                "is required with ldap.bind-dn, as { file = \"…\" } or { env = \"…\" }",
+            ));
+        };
+        return password
+            .check()
+            .map_err(|reason| invalid("ldap.password", reason));
+    };
+    for (key, given) in [
+        ("ldap.bind-dn", l.bind_dn.is_some()),
+        ("ldap.password", l.password.is_some()),
+    ] {
+        if given {
+            return Err(invalid(
+                key,
+                "is not used with ldap.kerberos (the keytab names the account): remove it",
+            ));
+        }
+    }
+    if l.url.starts_with("ldapi://") {
+        return Err(invalid(
+            "ldap.kerberos",
+            "needs an ldap:// or ldaps:// URL: the server's name is part of its principal",
+        ));
+    }
+    if k.keytab.as_os_str().is_empty() {
+        return Err(invalid("ldap.kerberos.keytab", "must name the keytab file"));
+    }
+    if k.principal.as_deref().is_some_and(|p| p.trim().is_empty()) {
+        return Err(invalid(
+            "ldap.kerberos.principal",
+            "must be a principal such as svc-photo@EXAMPLE.COM, or left out",
+        ));
+    }
+    if k.service_host
+        .as_deref()
+        .is_some_and(|h| h.trim().is_empty() || h.contains(['/', '@', ' ']))
+    {
+        return Err(invalid(
+            "ldap.kerberos.service-host",
+            "must be the server's DNS name, such as dc1.example.com",
+        ));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use crate::config::LdapConfig;
 use crate::plugins::Criterion;
 
+mod kerberos;
 mod reasons;
 mod tls;
 
@@ -86,20 +87,64 @@ struct Query<'a> {
     controls: Vec<RawControl>,
 }
 
+/// How photosync proves who it is to the directory: `ldap.bind-dn`'s password, or the keytab
+/// of `[ldap.kerberos]`. Its `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Login {
+    /// A simple bind as `ldap.bind-dn` with this password.
+    Password(String),
+    /// A SASL GSSAPI bind with `[ldap.kerberos]`.
+    Kerberos,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Password(_) => "Password(***)",
+            Self::Kerberos => "Kerberos",
+        })
+    }
+}
+
+impl From<String> for Login {
+    fn from(password: String) -> Self {
+        Self::Password(password)
+    }
+}
+
+impl From<&str> for Login {
+    fn from(password: &str) -> Self {
+        Self::Password(password.into())
+    }
+}
+
+impl Login {
+    /// The login `config` asks for, its password read from where it says.
+    pub fn of(config: &LdapConfig) -> Result<Self, crate::config::ConfigError> {
+        match (&config.kerberos, &config.password) {
+            (Some(_), _) => Ok(Self::Kerberos),
+            (None, Some(secret)) => secret.resolve().map(Self::Password),
+            (None, None) => Err(crate::config::ConfigError::Secret(
+                "ldap.password is not given".into(),
+            )),
+        }
+    }
+}
+
 /// A connection to the directory, re-established when it breaks.
 #[derive(Debug)]
 pub struct Directory {
     config: LdapConfig,
-    password: String,
+    login: Login,
     conn: Mutex<Option<Ldap>>,
 }
 
 impl Directory {
     /// Prepares a directory client; nothing connects until the first operation.
-    pub fn new(config: LdapConfig, password: String) -> Self {
+    pub fn new(config: LdapConfig, login: Login) -> Self {
         Self {
             config,
-            password,
+            login,
             conn: Mutex::new(None),
         }
     }
@@ -136,22 +181,76 @@ impl Directory {
             .await
             .map_err(|e| self.connect_error(e))?;
         ldap3::drive!(conn);
+        match &self.login {
+            Login::Password(password) => {
+                let dn = self.config.bind_dn.as_deref().unwrap_or_default();
+                let bind = ldap
+                    .with_timeout(timeout)
+                    .simple_bind(dn, password)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
+                if bind.rc != 0 {
+                    return Err(DirectoryError::Refused {
+                        rc: bind.rc,
+                        reason: format!(
+                            "cannot bind as {dn}: {} — check ldap.bind-dn and the password",
+                            describe_rc(bind.rc, &bind.text)
+                        ),
+                    });
+                }
+            }
+            Login::Kerberos => self.kerberos_bind(&mut ldap, timeout).await?,
+        }
+        Ok(ldap)
+    }
+
+    /// A SASL GSSAPI bind with the keytab's ticket for `ldap/<service host>`.
+    async fn kerberos_bind(
+        &self,
+        ldap: &mut Ldap,
+        timeout: Duration,
+    ) -> Result<(), DirectoryError> {
+        let k = self.config.kerberos.as_ref().ok_or_else(|| {
+            DirectoryError::Config("a Kerberos bind needs [ldap.kerberos]".into())
+        })?;
+        let host = k
+            .service_host
+            .as_deref()
+            .or(self.config.tls_server_name.as_deref())
+            .map(str::to_owned)
+            .or_else(|| url_host(&self.config.url))
+            .ok_or_else(|| {
+                DirectoryError::Config(
+                    "ldap.url names no host for the server's principal: set \
+                     ldap.kerberos.service-host"
+                        .into(),
+                )
+            })?;
+        let who = k.principal.as_deref().unwrap_or("the keytab's principal");
+        let cred = kerberos::credential(&k.keytab, k.principal.as_deref())
+            .map_err(DirectoryError::Config)?;
         let bind = ldap
             .with_timeout(timeout)
-            .simple_bind(&self.config.bind_dn, &self.password)
+            .sasl_gssapi_cred_bind(cred, &host)
             .await
-            .map_err(|e| self.connect_error(e))?;
+            .map_err(|e| match e {
+                ldap3::LdapError::GssapiOperationError(reason) => DirectoryError::Config(format!(
+                    "the Kerberos bind as {who} to ldap/{host} failed: {reason} — check \
+                     ldap.kerberos (the principal, and service-host: the server's name in its \
+                     principal) and krb5.conf's realm and KDCs"
+                )),
+                other => self.connect_error(other),
+            })?;
         if bind.rc != 0 {
             return Err(DirectoryError::Refused {
                 rc: bind.rc,
                 reason: format!(
-                    "cannot bind as {}: {} — check ldap.bind-dn and the password",
-                    self.config.bind_dn,
-                    describe_rc(bind.rc, &bind.text)
+                    "cannot bind with Kerberos as {who} to ldap/{host}: {}",
+                    reasons::describe_kerberos_rc(bind.rc, &bind.text)
                 ),
             });
         }
-        Ok(ldap)
+        Ok(())
     }
 
     fn connect_error(&self, e: ldap3::LdapError) -> DirectoryError {
@@ -312,7 +411,7 @@ impl Directory {
 
     /// A second client with the same settings and account, with a connection of its own.
     pub fn another(&self) -> Self {
-        Self::new(self.config.clone(), self.password.clone())
+        Self::new(self.config.clone(), self.login.clone())
     }
 
     /// The configuration this client uses.
@@ -493,6 +592,18 @@ impl Directory {
 }
 
 /// The id in its display form: objectGUID as the standard GUID string, others as text.
+/// The host an `ldap://` or `ldaps://` URL names: `dc1.example.com` of
+/// `ldaps://dc1.example.com:636/`.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.split(':').next()?,
+    };
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
 fn format_id(attribute: &str, raw: &[u8]) -> String {
     if attribute == "objectguid"
         && let Some(guid) = guid_string(raw)
@@ -532,6 +643,24 @@ mod tests {
             format_id("objectguid", &raw),
             "12345678-1234-5678-1234-56789abcdef0"
         );
+    }
+
+    #[test]
+    fn the_service_host_defaults_to_the_urls_host() {
+        for (url, host) in [
+            ("ldap://dc1.example.com", Some("dc1.example.com")),
+            ("ldaps://dc1.example.com:636/", Some("dc1.example.com")),
+            ("ldap://[::1]:389", Some("::1")),
+            ("ldap://:389", None),
+        ] {
+            assert_eq!(url_host(url).as_deref(), host, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_logins_debug_never_shows_the_password() {
+        let text = format!("{:?}", Login::from("s3cret-Passw0rd"));
+        assert!(!text.contains("s3cret"), "{text}");
     }
 
     #[test]

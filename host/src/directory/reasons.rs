@@ -22,6 +22,27 @@ pub fn describe_rc(rc: u32, text: &str) -> String {
     out
 }
 
+/// A refused Kerberos (SASL GSSAPI) bind as a phrase: the password advice of [`describe_rc`]
+/// does not apply, and a server that wants Kerberos itself to sign or seal over TLS is named.
+pub fn describe_kerberos_rc(rc: u32, text: &str) -> String {
+    let text = text.trim().trim_end_matches('\0').trim();
+    let mut out = format!("{} (code {rc})", rc_name(rc));
+    if rc == 8 {
+        out.push_str(
+            ": the server wants Kerberos itself to sign or seal the connection, even over TLS \
+             (Samba before 4.20 with `ldap server require strong auth = yes`) — use an ldap:// \
+             URL without StartTLS, which photosync seals with Kerberos, or set the DC's \
+             `ldap server require strong auth = allow_sasl_over_tls`",
+        );
+    } else {
+        out.push_str(" — check ldap.kerberos");
+    }
+    if !text.is_empty() {
+        out.push_str(&format!(" [server: {text}]"));
+    }
+    out
+}
+
 fn rc_name(rc: u32) -> &'static str {
     match rc {
         4 => "sizeLimitExceeded",
@@ -119,6 +140,15 @@ mod tests {
         assert!(reason.contains("delegate it Write"), "{reason}");
         let reason = describe_rc(8, "BindSimple: Transport encryption required.");
         assert!(reason.contains("ldap.starttls"), "{reason}");
+    }
+
+    #[test]
+    fn a_kerberos_refusal_gives_no_password_advice() {
+        let reason = describe_kerberos_rc(8, "SASL:[GSSAPI]: Sign or Seal are required.");
+        assert!(reason.contains("without StartTLS"), "{reason}");
+        assert!(!reason.contains("password"), "{reason}");
+        let reason = describe_kerberos_rc(49, "");
+        assert_eq!(reason, "invalidCredentials (code 49) — check ldap.kerberos");
     }
 
     #[test]

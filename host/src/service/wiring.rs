@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use crate::backup::Backups;
 use crate::bus::{Auth, Bus, BusOptions, Tls};
 use crate::config::Config;
-use crate::directory::Directory;
+use crate::directory::{Directory, Login};
 use crate::pipeline::{Parts, Pipeline, Plugins, RetryPolicy};
 use crate::plugins::{
     Code, Deduper, PluginError, PluginSpec, Role, Runtime, RuntimeOptions, Source,
@@ -48,7 +48,7 @@ pub fn bus_options(config: &Config) -> anyhow::Result<BusOptions> {
 
 /// The directory client, checked to answer.
 pub async fn connect_directory(config: &Config) -> anyhow::Result<Directory> {
-    let directory = Directory::new(config.ldap.clone(), config.ldap.password.resolve()?);
+    let directory = Directory::new(config.ldap.clone(), Login::of(&config.ldap)?);
     directory
         .check()
         .await

@@ -70,8 +70,19 @@ impl SambaDc {
     /// Copies the provisioned template, starts `samba` in a new network namespace and waits
     /// until it answers LDAP on its socket and LDAPS through the bridge.
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// [`Self::start`] with `global` (smb.conf lines) added to the DC's `[global]` section.
+    pub fn start_with(global: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         copy_template(template(), &dir.path().join("dc"));
+        if !global.is_empty() {
+            let conf = dir.path().join("dc/etc/smb.conf");
+            let text = std::fs::read_to_string(&conf).expect("smb.conf");
+            let text = text.replacen("[global]\n", &format!("[global]\n{global}\n"), 1);
+            std::fs::write(&conf, text).expect("smb.conf written");
+        }
         let mut dc = Self {
             child: None,
             bridges: vec![],
@@ -101,7 +112,11 @@ impl SambaDc {
                 .ok()
                 .filter(|s| s.success())
         });
-        dc.bridges = vec![Bridge::start(pid, 636), Bridge::start(pid, 389)];
+        dc.bridges = vec![
+            Bridge::start(pid, 636),
+            Bridge::start(pid, 389),
+            Bridge::start(pid, 88),
+        ];
         let port = dc.bridges[0].port;
         eventually(Duration::from_secs(30), "LDAPS through the bridge", || {
             // The bridge closes at once when nothing listens inside; a silent open connection
@@ -144,6 +159,41 @@ impl SambaDc {
     /// `ldap://127.0.0.1:PORT`, the bridge to the DC's plain LDAP port (StartTLS).
     pub fn ldap_url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.bridges[1].port)
+    }
+
+    /// A krb5.conf in the test's directory for the domain's realm, whose KDC is this DC's
+    /// (over TCP, through its bridge), with no DNS lookups; give it to Kerberos clients as
+    /// `KRB5_CONFIG`.
+    pub fn krb5_conf(&self) -> PathBuf {
+        let path = self.dir.path().join("krb5.conf");
+        let realm = AD_REALM.to_ascii_uppercase();
+        std::fs::write(
+            &path,
+            format!(
+                "[libdefaults]\n default_realm = {realm}\n dns_lookup_kdc = false\n \
+                 dns_lookup_realm = false\n rdns = false\n dns_canonicalize_hostname = false\n \
+                 udp_preference_limit = 1\n\n[realms]\n {realm} = {{\n  kdc = 127.0.0.1:{port}\n \
+                 }}\n\n[domain_realm]\n .{AD_REALM} = {realm}\n {AD_REALM} = {realm}\n",
+                port = self.bridges[2].port
+            ),
+        )
+        .expect("krb5.conf");
+        path
+    }
+
+    /// Exports the service account's keys into a keytab file at `to` (what an administrator
+    /// does with `samba-tool domain exportkeytab`), and returns its principal.
+    pub fn export_service_keytab(&self, to: &Path) -> String {
+        let principal = format!("{SERVICE_USER}@{}", AD_REALM.to_ascii_uppercase());
+        super::stdout_of(
+            Command::new("samba-tool")
+                .args(["domain", "exportkeytab"])
+                .arg(to)
+                .arg(format!("--principal={principal}"))
+                .arg("-s")
+                .arg(self.conf()),
+        );
+        principal
     }
 
     /// The PEM file of the CA Samba made for its own certificate.
@@ -292,7 +342,8 @@ fn provision(target: &Path) {
         &format!("--adminpass={ADMIN_PASSWORD}"),
         "--option=interfaces=lo",
         "--option=bind interfaces only=yes",
-        "--option=server services=ldap",
+        // The KDC for the tests of Kerberos binds.
+        "--option=server services=ldap kdc",
         // Nothing shared with a Samba the machine may run: every path in the test's directory.
         &format!("--option=log file={target_s}/log.%m"),
         &format!("--option=pid directory={target_s}/run"),
@@ -308,6 +359,13 @@ fn provision(target: &Path) {
                 .args(["-H", &db, "-s", &conf]),
         )
     };
+    // The DC's LDAP service principal, which samba_spnupdate would add were it running.
+    tool(&[
+        "spn",
+        "add",
+        &format!("ldap/{}", AD_DC_NAME.to_ascii_lowercase()),
+        "DC1$",
+    ]);
     tool(&["ou", "add", AD_STAFF_DN]);
     tool(&["user", "create", SERVICE_USER, SERVICE_PASSWORD]);
     let sid = tool(&["user", "show", SERVICE_USER, "--attributes=objectSid"])
