@@ -124,7 +124,7 @@ fn inspect_describes_a_builtin_and_refuses_a_non_component() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("role: deduper (photosync:plugin/deduper@0.1.0)"),
+        stdout.contains("role: deduper (photosync:plugin/deduper@0.1.1)"),
         "{stdout}"
     );
     assert!(stdout.contains("verdict: usable"), "{stdout}");

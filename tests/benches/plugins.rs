@@ -71,15 +71,63 @@ fn main() {
             set.files.len(),
             size as f64 / 1e6
         );
-        for profile in [thumbnail_photo(), jpeg_photo()] {
+        let profiles = [thumbnail_photo(), jpeg_photo()];
+        let mut vips_both = 0.0;
+        for profile in &profiles {
             let (w, h) = (profile.max_width, profile.max_height);
             println!("  -> {w}x{h} {}", profile.attribute);
-            transform_bench(&rt, &set.files, &profile, rounds, cores);
+            transform_bench(&rt, &set.files, profile, rounds, cores);
             if vips {
-                vips_bench(&set.files, (w, h), rounds, cores, dir.path());
+                vips_both += vips_bench(&set.files, (w, h), rounds, cores, dir.path());
             }
         }
+        println!("  -> both, thumbnailPhoto and jpegPhoto");
+        transform_all_bench(&rt, &set.files, &profiles, rounds);
+        if vips {
+            println!(
+                "    vipsthumbnail: {vips_both:.1} ms/photo for both sizes (the two batch runs above)"
+            );
+        }
     }
+}
+
+/// Both renditions of each photo on one core: in one `transform-all` call (one decode), and
+/// in one `transform` call per rendition.
+fn transform_all_bench(
+    rt: &photosync::plugins::Runtime,
+    files: &[PathBuf],
+    profiles: &[Profile],
+    rounds: usize,
+) {
+    let photos: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).expect("read photo"))
+        .collect();
+    let t = transformer(rt);
+    let n = photos.len() * rounds;
+    let start = Instant::now();
+    for i in 0..n {
+        let out = t.transform_all(&photos[i % photos.len()], profiles);
+        assert!(
+            out.as_ref().is_ok_and(|all| all.iter().all(Result::is_ok)),
+            "{out:?}"
+        );
+    }
+    let all = start.elapsed();
+    let start = Instant::now();
+    for i in 0..n {
+        for profile in profiles {
+            let out = t.transform(&photos[i % photos.len()], profile);
+            assert!(matches!(out, Ok(Ok(_))), "{out:?}");
+        }
+    }
+    let each = start.elapsed();
+    println!(
+        "    photosync transform-jpeg (sandboxed): {:.1} ms/photo in one transform-all call; {:.1} \
+         ms/photo in one call per rendition",
+        millis(all) / n as f64,
+        millis(each) / n as f64
+    );
 }
 
 /// Generated photos: 4 MP and 12 MP, baseline and progressive.
@@ -294,14 +342,15 @@ fn vips_available() -> bool {
 }
 
 /// `vipsthumbnail` making `width`x`height` from the same files: one process per photo, one
-/// batch process (start-up amortised), and one batch process per core.
+/// batch process (start-up amortised), and one batch process per core. Returns the batch
+/// process's milliseconds per photo.
 fn vips_bench(
     files: &[PathBuf],
     (width, height): (u32, u32),
     rounds: usize,
     cores: usize,
     dir: &Path,
-) {
+) -> f64 {
     let out = dir.join("vips-%s.jpg");
     let size = format!("{width}x{height}");
     let run = |batch: &[&PathBuf]| {
@@ -337,6 +386,7 @@ fn vips_bench(
         millis(batch) / n as f64,
         n as f64 / parallel.as_secs_f64()
     );
+    millis(batch) / n as f64
 }
 
 fn micros(d: Duration) -> f64 {

@@ -49,6 +49,46 @@ pub fn file_spec(name: &str, limits: Limits, settings: &[(&str, &str)]) -> Plugi
     spec
 }
 
+/// Rewrites every `photosync:plugin` name of `wasm` from the host's version to `version` (the
+/// same length, so that every length prefix stays right), as if the component had been built
+/// against that version of `wit/`.
+pub fn rewrite_wit_version(wasm: &[u8], version: &str) -> Vec<u8> {
+    let ours = photosync::plugins::inspect::WIT_VERSION;
+    assert_eq!(version.len(), ours.len());
+    let mut out = wasm.to_vec();
+    let mut names: Vec<String> = [
+        "log",
+        "types",
+        "matcher",
+        "transformer",
+        "multi-transformer",
+        "deduper",
+    ]
+    .iter()
+    .map(|i| format!("photosync:plugin/{i}@{ours}"))
+    .collect();
+    names.push(format!("photosync:plugin@{ours}"));
+    let mut replaced = 0;
+    for name in names {
+        let new = name.replace(&format!("@{ours}"), &format!("@{version}"));
+        let mut at = 0;
+        while let Some(i) = find(&out[at..], name.as_bytes()) {
+            out[at + i..at + i + name.len()].copy_from_slice(new.as_bytes());
+            at += i + name.len();
+            replaced += 1;
+        }
+    }
+    assert!(
+        replaced >= 2,
+        "the component names photosync:plugin interfaces"
+    );
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// Loads the builtin transformer with default settings.
 pub fn transformer(runtime: &Runtime) -> plugins::Transformer {
     plugins::Transformer::load(runtime, &builtin_spec(Role::Transformer, &[]))

@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use photosync::plugins::{Limits, PluginError, Rejection, Transformer};
+use photosync::plugins::{Limits, PluginError, PluginSpec, Rejection, Source, Transformer};
+use photosync::profiles::{jpeg_photo, thumbnail_photo};
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
-use photosync_tests::plugins::{file_spec, runtime, transformer};
+use photosync_tests::plugins::{file_spec, rewrite_wit_version, runtime, test_plugin, transformer};
 
 const LIMITS: Limits = Limits {
     memory_mib: 64,
@@ -197,4 +198,44 @@ fn compiled_code_is_cached_on_disk() {
         1,
         "the entry is reused"
     );
+}
+
+#[test]
+fn a_transformer_built_against_wit_0_1_0_is_called_once_per_rendition() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let rt = runtime(&cache);
+    // The hostile transformer exports `transform` only; its names rewritten to 0.1.0 make it
+    // the component a 0.1.0 build gives.
+    let wasm = std::fs::read(test_plugin("hostile")).expect("hostile.wasm");
+    let path = cache.path().join("hostile-0.1.0.wasm");
+    std::fs::write(&path, rewrite_wit_version(&wasm, "0.1.0")).expect("write");
+    let report = photosync::plugins::inspect::inspect_bytes(
+        &rt,
+        "hostile",
+        &std::fs::read(&path).expect("read"),
+    )
+    .expect("inspects");
+    assert_eq!(
+        report.roles,
+        [(photosync::plugins::Role::Transformer, "0.1.0".to_owned())]
+    );
+    let mut spec = PluginSpec::new("hostile", Source::File(path), LIMITS);
+    spec.settings.insert("mode".into(), "skeleton".into());
+    let plugin = Transformer::load(&rt, &spec).expect("a 0.1.0 transformer loads");
+    assert!(!plugin.makes_all_at_once());
+    let profiles = [thumbnail_photo(), jpeg_photo()];
+    let photo = jpeg(&photo_like(64, 48, 1), JpegOptions::default());
+    let answers = plugin
+        .transform_all(&photo, &profiles)
+        .expect("the plugin does not fail");
+    // Each call got its own profile: the renditions have the sizes of the profiles in order.
+    let sizes: Vec<_> = answers
+        .iter()
+        .map(|a| {
+            a.as_ref()
+                .map(|r| (r.width, r.height))
+                .expect("a rendition")
+        })
+        .collect();
+    assert_eq!(sizes, [(96, 96), (648, 648)]);
 }

@@ -19,7 +19,9 @@ use photosync::plugins::{
     Source, builtin, cases, inspect,
 };
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
-use photosync_tests::plugins::{LanguagePlugin, built_language_plugin, language_plugin_dir};
+use photosync_tests::plugins::{
+    LanguagePlugin, built_language_plugin, language_plugin_dir, rewrite_wit_version,
+};
 use photosync_tests::repo_root;
 use photosync_tests::servers::Person;
 use photosync_tests::stack::{Account, Stack};
@@ -69,7 +71,7 @@ fn accepted(path: &Path, role: Role, denied: &[&str]) -> Vec<String> {
     eprintln!("{}", lines.join("\n"));
     assert_eq!(report.check_grants(), Ok(()), "{lines:#?}");
     assert!(
-        report.roles.iter().any(|(r, v)| *r == role && v == "0.1.0"),
+        report.roles.iter().any(|(r, v)| *r == role && v == "0.1.1"),
         "{report:?}"
     );
     for what in denied {
@@ -418,38 +420,6 @@ fn a_hostile_python_plugin_gets_an_error_for_every_way_out() {
     }
 }
 
-/// Rewrites every `photosync:plugin` name of `wasm` from version 0.1.0 to `version` (five
-/// characters, so that every length prefix stays right), as if the component had been built
-/// against that version of `wit/`.
-fn rewrite_wit_version(wasm: &[u8], version: &str) -> Vec<u8> {
-    assert_eq!(version.len(), "0.1.0".len());
-    let mut out = wasm.to_vec();
-    let mut names: Vec<String> = ["log", "types", "matcher", "transformer", "deduper"]
-        .iter()
-        .map(|i| format!("photosync:plugin/{i}@0.1.0"))
-        .collect();
-    names.push("photosync:plugin@0.1.0".into());
-    let mut replaced = 0;
-    for name in names {
-        let new = name.replace("@0.1.0", &format!("@{version}"));
-        let mut at = 0;
-        while let Some(i) = find(&out[at..], name.as_bytes()) {
-            out[at + i..at + i + name.len()].copy_from_slice(new.as_bytes());
-            at += i + name.len();
-            replaced += 1;
-        }
-    }
-    assert!(
-        replaced >= 2,
-        "the component names photosync:plugin interfaces"
-    );
-    out
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 #[test]
 fn wit_minor_versions_resolve_semver_compatibly() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -466,17 +436,21 @@ fn wit_minor_versions_resolve_semver_compatibly() {
             .insert("patterns".into(), "{employeeID}".into());
         Matcher::load(runtime(), &spec)
     };
-    // Built against a later 0.1 minor: imports, exports and all resolve in this 0.1.0 host.
-    let matcher = load("0.1.9").expect("a 0.1.9 component loads in a 0.1.0 host");
-    let photo = PhotoInfo {
-        file_name: "12345.jpg".into(),
-        source: "test".into(),
-        content_type: "image/jpeg".into(),
-        attributes: vec![],
-    };
-    assert!(
-        matches!(matcher.match_photo(&photo), Ok(MatchOutcome::Criteria(c)) if c[0].value == "12345"),
-    );
+    // Built against an earlier and a later 0.1 minor: imports, exports and all resolve in this
+    // 0.1.1 host.
+    for version in ["0.1.0", "0.1.9"] {
+        let matcher = load(version)
+            .unwrap_or_else(|e| panic!("a {version} component loads in a 0.1.1 host: {e}"));
+        let photo = PhotoInfo {
+            file_name: "12345.jpg".into(),
+            source: "test".into(),
+            content_type: "image/jpeg".into(),
+            attributes: vec![],
+        };
+        assert!(
+            matches!(matcher.match_photo(&photo), Ok(MatchOutcome::Criteria(c)) if c[0].value == "12345"),
+        );
+    }
     // Another 0.x minor is a breaking change: refused at load, naming the import.
     match load("0.2.0") {
         Err(PluginError::ForbiddenImport { import, .. }) => {

@@ -94,7 +94,7 @@ fn generate_and_check(role: &str, lang: &str, env: &[(&str, &Path)]) {
     inspect.args(["plugin", "inspect"]).arg(&wasm);
     let report = run(inspect, &format!("plugin inspect {name}.wasm"));
     assert!(
-        report.contains(&format!("role: {role} (photosync:plugin/{role}@0.1.0)")),
+        report.contains(&format!("role: {role} (photosync:plugin/{role}@0.1.1)")),
         "{report}"
     );
 

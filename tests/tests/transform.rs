@@ -231,3 +231,85 @@ fn hostile_photos_get_clear_rejections() {
         assert!(ok, "{label}: {rejection:?}");
     }
 }
+
+/// The mean difference per channel between two images of the same size, in levels.
+fn mean_difference(a: &Rgb, b: &Rgb) -> f64 {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let total: u64 = a
+        .pixels
+        .iter()
+        .zip(&b.pixels)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    total as f64 / a.pixels.len() as f64
+}
+
+#[test]
+fn one_transform_all_call_gives_each_rendition_within_its_profile() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let rt = runtime(&cache);
+    let plugin = transformer(&rt);
+    assert!(
+        plugin.makes_all_at_once(),
+        "the builtin exports transform-all"
+    );
+    let exchange = Profile {
+        attribute: "exchangePhoto".into(),
+        max_width: 300,
+        max_height: 200,
+        target_bytes: 10_240,
+        fit: Fit::Contain,
+        ..thumbnail_photo()
+    };
+    let broken = Profile {
+        attribute: "brokenPhoto".into(),
+        max_bytes: 100,
+        ..thumbnail_photo()
+    };
+    let profiles = [thumbnail_photo(), jpeg_photo(), broken, exchange];
+    for (photo, kind) in [
+        (
+            jpeg(&photo_like(2400, 1600, 3), JpegOptions::default()),
+            "baseline",
+        ),
+        (
+            jpeg(
+                &photo_like(2400, 1600, 4),
+                JpegOptions {
+                    progressive: true,
+                    ..JpegOptions::default()
+                },
+            ),
+            "progressive",
+        ),
+    ] {
+        let answers = plugin
+            .transform_all(&photo, &profiles)
+            .expect("the plugin does not fail");
+        assert_eq!(answers.len(), profiles.len());
+        for (answer, profile) in answers.iter().zip(&profiles) {
+            if profile.attribute == "brokenPhoto" {
+                // One bad profile is that profile's rejection alone.
+                assert!(
+                    matches!(answer, Err(Rejection::InvalidSetting(r)) if r.contains("max-bytes 100")),
+                    "{kind}: {answer:?}"
+                );
+                continue;
+            }
+            let r = answer.as_ref().expect("a rendition");
+            assert_well_formed(r, profile);
+            // The same picture as a call for this profile alone, within a few levels: the
+            // renditions come from one decode at the scale the largest needs.
+            let alone = transform(&rt, &photo, profile).expect("a rendition");
+            assert_eq!((r.width, r.height), (alone.width, alone.height), "{kind}");
+            let diff = mean_difference(&decode(&r.jpeg), &decode(&alone.jpeg));
+            assert!(
+                diff < 4.0,
+                "{kind} {}: {diff:.2} levels apart",
+                profile.attribute
+            );
+        }
+        assert_eq!(answers[0].as_ref().map(|r| r.width).ok(), Some(96));
+        assert_eq!(answers[1].as_ref().map(|r| r.width).ok(), Some(648));
+    }
+}

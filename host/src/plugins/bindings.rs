@@ -12,11 +12,13 @@ pub mod matcher {
     });
 }
 
-/// The `transformer-plugin` world.
+/// The `multi-transformer-plugin` world: `transformer` (which every transformer exports) and
+/// `multi-transformer` (which 0.1.1 transformers may add); the wrapper looks up each interface
+/// on its own, so a transformer with only the first loads too.
 pub mod transformer {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "transformer-plugin",
+        world: "multi-transformer-plugin",
         additional_derives: [PartialEq],
         with: {
             "photosync:plugin/types": super::matcher::photosync::plugin::types,

@@ -9,7 +9,7 @@ use super::{PluginError, Runtime};
 /// The WIT package plugins are written against.
 pub const WIT_PACKAGE: &str = "photosync:plugin";
 /// The version of [`WIT_PACKAGE`] this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
 
 /// A plugin role: the interface a component exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

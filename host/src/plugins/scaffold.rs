@@ -10,13 +10,17 @@ use std::path::{Path, PathBuf};
 use super::Role;
 
 /// The WIT package, one file per interface, as the host implements it.
-const WIT: [(&str, &str); 6] = [
+const WIT: [(&str, &str); 7] = [
     ("types.wit", include_str!("../../../wit/types.wit")),
     ("log.wit", include_str!("../../../wit/log.wit")),
     ("matcher.wit", include_str!("../../../wit/matcher.wit")),
     (
         "transformer.wit",
         include_str!("../../../wit/transformer.wit"),
+    ),
+    (
+        "multi-transformer.wit",
+        include_str!("../../../wit/multi-transformer.wit"),
     ),
     ("deduper.wit", include_str!("../../../wit/deduper.wit")),
     ("worlds.wit", include_str!("../../../wit/worlds.wit")),

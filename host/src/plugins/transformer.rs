@@ -1,6 +1,11 @@
 //! Calls into transformer plugins, and the checks a rendition must pass before it is written.
+//! A transformer that exports `multi-transformer` (WIT 0.1.1) makes all of a photo's
+//! renditions in one call; one that does not (a 0.1.0 transformer) is called once per
+//! rendition.
 
-use super::bindings::transformer::TransformerPluginPre;
+use wasmtime::component::InstancePre;
+
+use super::bindings::transformer::exports::photosync::plugin::multi_transformer;
 use super::bindings::transformer::exports::photosync::plugin::transformer as wit;
 use super::runtime::Runtime;
 use super::store::PluginState;
@@ -9,16 +14,34 @@ use super::{PluginError, PluginSpec, Role, jpeg};
 
 pub use wit::{Fit, Profile, Rejection, Rendition};
 
+/// A transformer's pre-instance and where its functions are: `transform` always,
+/// `transform-all` when it exports it.
+struct Exports {
+    instance: InstancePre<PluginState>,
+    one: wit::GuestIndices,
+    all: Option<multi_transformer::GuestIndices>,
+}
+
+impl Exports {
+    fn new(instance: InstancePre<PluginState>) -> wasmtime::Result<Self> {
+        Ok(Self {
+            one: wit::GuestIndices::new(&instance)?,
+            all: multi_transformer::GuestIndices::new(&instance).ok(),
+            instance,
+        })
+    }
+}
+
 /// A loaded transformer plugin.
 #[derive(Debug)]
 pub struct Transformer {
-    plugin: Typed<TransformerPluginPre<PluginState>>,
+    plugin: Typed<Exports>,
 }
 
 impl Transformer {
     /// Loads and checks the plugin described by `spec`.
     pub fn load(runtime: &Runtime, spec: &PluginSpec) -> Result<Self, PluginError> {
-        let plugin = Typed::load(runtime, spec, Role::Transformer, TransformerPluginPre::new)?;
+        let plugin = Typed::load(runtime, spec, Role::Transformer, Exports::new)?;
         Ok(Self { plugin })
     }
 
@@ -32,6 +55,11 @@ impl Transformer {
         self.plugin.sha256()
     }
 
+    /// Whether it makes all renditions in one call (`transform-all`, WIT 0.1.1).
+    pub fn makes_all_at_once(&self) -> bool {
+        self.plugin.pre.all.is_some()
+    }
+
     /// Turns `photo` into a rendition for `profile`. The outer error is the plugin failing; the
     /// inner one is the plugin rejecting the photo.
     pub fn transform(
@@ -39,15 +67,60 @@ impl Transformer {
         photo: &[u8],
         profile: &Profile,
     ) -> Result<Result<Rendition, Rejection>, PluginError> {
+        let exports = &self.plugin.pre;
         let answer = self.plugin.loaded.call(|store| {
-            let plugin = self.plugin.pre.instantiate(&mut *store)?;
-            plugin.photosync_plugin_transformer().call_transform(
+            let instance = exports.instance.instantiate(&mut *store)?;
+            exports.one.load(&mut *store, &instance)?.call_transform(
                 &mut *store,
                 &self.plugin.settings,
                 photo,
                 profile,
             )
         })?;
+        self.checked(answer, profile)
+    }
+
+    /// Turns `photo` into one rendition (or rejection) per profile, in their order: in one call
+    /// to `transform-all` when the plugin has it, else one `transform` call per profile. The
+    /// error is the plugin failing, or answering for another number of profiles.
+    pub fn transform_all(
+        &self,
+        photo: &[u8],
+        profiles: &[Profile],
+    ) -> Result<Vec<Result<Rendition, Rejection>>, PluginError> {
+        let exports = &self.plugin.pre;
+        let Some(all) = &exports.all else {
+            return profiles.iter().map(|p| self.transform(photo, p)).collect();
+        };
+        let answers = self.plugin.loaded.call(|store| {
+            let instance = exports.instance.instantiate(&mut *store)?;
+            all.load(&mut *store, &instance)?.call_transform_all(
+                &mut *store,
+                &self.plugin.settings,
+                photo,
+                profiles,
+            )
+        })?;
+        if answers.len() != profiles.len() {
+            return Err(self.plugin.malformed(format!(
+                "transform-all answered {} renditions for {} profiles",
+                answers.len(),
+                profiles.len()
+            )));
+        }
+        answers
+            .into_iter()
+            .zip(profiles)
+            .map(|(answer, profile)| self.checked(answer, profile))
+            .collect()
+    }
+
+    /// A rendition passed on once it passes [`Self::check`]; a rejection as it is.
+    fn checked(
+        &self,
+        answer: Result<Rendition, Rejection>,
+        profile: &Profile,
+    ) -> Result<Result<Rendition, Rejection>, PluginError> {
         match answer {
             Ok(rendition) => {
                 self.check(&rendition, profile)?;

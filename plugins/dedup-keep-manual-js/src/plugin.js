@@ -2,7 +2,7 @@
 //
 // jco componentize bundles this file and the modules it imports; the import below is the
 // world's `log` interface, provided by the host.
-import { log } from 'photosync:plugin/log@0.1.0';
+import { log } from 'photosync:plugin/log@0.1.1';
 
 import { SettingError, decide, hex, parseSettings } from './policy.js';
 

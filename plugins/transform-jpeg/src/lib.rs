@@ -18,7 +18,9 @@
 //! - `error`: the rejection type.
 //!
 //! This file only adapts the WIT types to those modules (`component`, compiled for wasm32 only:
-//! the component's export names are not valid native symbol names).
+//! the component's export names are not valid native symbol names). The component exports
+//! `transform` and, from WIT 0.1.1, `transform-all`, which decodes a photo once for all its
+//! renditions.
 
 pub mod decode;
 pub mod encode;
@@ -33,11 +35,12 @@ pub mod resize;
 pub mod settings;
 pub mod sniff;
 
-/// The WIT bindings and the exported `transformer` interface.
+/// The WIT bindings and the exported `transformer` and `multi-transformer` interfaces.
 #[cfg(target_arch = "wasm32")]
 mod component {
-    wit_bindgen::generate!({ path: "../../wit", world: "transformer-plugin" });
+    wit_bindgen::generate!({ path: "../../wit", world: "multi-transformer-plugin" });
 
+    use self::exports::photosync::plugin::multi_transformer;
     use self::exports::photosync::plugin::transformer::{
         Fit, Guest, Profile, Rejection, Rendition,
     };
@@ -56,26 +59,51 @@ mod component {
             profile: Profile,
         ) -> Result<Rendition, Rejection> {
             let pairs = settings.iter().map(|s| (s.key.as_str(), s.value.as_str()));
-            let profile = profile::Profile {
-                attribute: profile.attribute,
-                max_width: profile.max_width,
-                max_height: profile.max_height,
-                max_bytes: profile.max_bytes,
-                target_bytes: profile.target_bytes,
-                fit: fit(profile.fit),
-                min_quality: profile.min_quality,
-                max_quality: profile.max_quality,
-            };
-            let done = pipeline::transform(pairs, &photo, &profile).map_err(rejection)?;
-            log(Level::Debug, &done.note);
-            let r = done.rendition;
-            Ok(Rendition {
-                jpeg: r.jpeg,
-                width: r.width,
-                height: r.height,
-                quality: r.quality,
-            })
+            answer(pipeline::transform(pairs, &photo, &ours(profile)))
         }
+    }
+
+    impl multi_transformer::Guest for TransformJpeg {
+        fn transform_all(
+            settings: Vec<Setting>,
+            photo: Vec<u8>,
+            profiles: Vec<Profile>,
+        ) -> Vec<Result<Rendition, Rejection>> {
+            let pairs = settings.iter().map(|s| (s.key.as_str(), s.value.as_str()));
+            let profiles: Vec<_> = profiles.into_iter().map(ours).collect();
+            pipeline::transform_all(pairs, &photo, &profiles)
+                .into_iter()
+                .map(answer)
+                .collect()
+        }
+    }
+
+    fn ours(profile: Profile) -> profile::Profile {
+        profile::Profile {
+            attribute: profile.attribute,
+            max_width: profile.max_width,
+            max_height: profile.max_height,
+            max_bytes: profile.max_bytes,
+            target_bytes: profile.target_bytes,
+            fit: fit(profile.fit),
+            min_quality: profile.min_quality,
+            max_quality: profile.max_quality,
+        }
+    }
+
+    /// A rendition (logging how it was made) or a rejection, in the WIT's types.
+    fn answer(
+        done: Result<pipeline::Transformed, error::Rejection>,
+    ) -> Result<Rendition, Rejection> {
+        let done = done.map_err(rejection)?;
+        log(Level::Debug, &done.note);
+        let r = done.rendition;
+        Ok(Rendition {
+            jpeg: r.jpeg,
+            width: r.width,
+            height: r.height,
+            quality: r.quality,
+        })
     }
 
     fn fit(fit: Fit) -> geometry::Fit {

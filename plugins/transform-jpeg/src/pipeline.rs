@@ -38,20 +38,62 @@ pub fn transform<'a>(
     photo: &[u8],
     profile: &Profile,
 ) -> Result<Transformed, Rejection> {
-    let settings = Settings::parse(settings)?;
-    let (bound, budget) = profile.validate()?;
-    let format = sniff::sniff(photo)?;
-    let request = Request {
-        bound,
-        fit: profile.fit,
-        max_pixels: settings.max_pixels,
-        background: settings.background,
+    let mut all = transform_all(settings, photo, std::slice::from_ref(profile));
+    all.pop()
+        .unwrap_or_else(|| unreachable!("one answer per profile"))
+}
+
+/// Turns `photo` into one rendition per profile, in their order, from one decode at the scale
+/// the most demanding profile needs. A bad setting, an unreadable photo or a failed decode is
+/// every profile's answer; a bad profile only its own.
+pub fn transform_all<'a>(
+    settings: impl IntoIterator<Item = (&'a str, &'a str)>,
+    photo: &[u8],
+    profiles: &[Profile],
+) -> Vec<Result<Transformed, Rejection>> {
+    let settings = match Settings::parse(settings) {
+        Ok(settings) => settings,
+        Err(e) => return vec![Err(e); profiles.len()],
     };
-    let decoded = decode::decode(format, photo, &request)?;
-    let (rendition, sizes_tried) = fit_budget(&decoded, bound, profile.fit, &settings, &budget)?;
-    let note = format!(
+    let checked: Vec<_> = profiles.iter().map(Profile::validate).collect();
+    let boxes: Vec<(Size, Fit)> = profiles
+        .iter()
+        .zip(&checked)
+        .filter_map(|(p, c)| c.as_ref().ok().map(|(bound, _)| (*bound, p.fit)))
+        .collect();
+    let decoded = if boxes.is_empty() {
+        // Nothing to decode for: every profile has its own rejection.
+        Err(Rejection::InvalidSetting("no valid profile".into()))
+    } else {
+        sniff::sniff(photo).and_then(|format| {
+            let request = Request {
+                boxes,
+                max_pixels: settings.max_pixels,
+                background: settings.background,
+            };
+            Ok((format, decode::decode(format, photo, &request)?))
+        })
+    };
+    profiles
+        .iter()
+        .zip(checked)
+        .map(|(profile, checked)| {
+            let (bound, budget) = checked?;
+            let (format, decoded) = decoded.as_ref().map_err(Clone::clone)?;
+            let (rendition, tried) = fit_budget(decoded, bound, profile.fit, &settings, &budget)?;
+            Ok(Transformed {
+                note: note(*format, decoded, &rendition, tried),
+                rendition,
+            })
+        })
+        .collect()
+}
+
+/// How a rendition was made, in one line.
+fn note(format: sniff::Format, decoded: &Decoded, rendition: &Rendition, tried: usize) -> String {
+    format!(
         "Decoded a {} of {}x{} at scale {}/8 to {}x{} ({:?}{}), rendered {}x{} at quality {} in {} \
-         bytes after {sizes_tried} size(s); resizer uses {:?}.",
+         bytes after {tried} size(s); resizer uses {:?}.",
         format.name(),
         decoded.full.width,
         decoded.full.height,
@@ -65,8 +107,7 @@ pub fn transform<'a>(
         rendition.quality,
         rendition.jpeg.len(),
         resize::cpu_extensions(),
-    );
-    Ok(Transformed { rendition, note })
+    )
 }
 
 /// Renders at the profile's size and searches the quality; when even `min_quality` exceeds

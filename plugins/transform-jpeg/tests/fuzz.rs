@@ -251,8 +251,7 @@ const TOLERANCE: u8 = 4;
 fn assert_same_as_reference(data: &[u8]) -> Result<(), TestCaseError> {
     let request = Request {
         // A 1×1 box: 1/8 scale always suffices, so the DC-only path is tried on every input.
-        bound: Size::new(1, 1),
-        fit: Fit::Contain,
+        boxes: vec![(Size::new(1, 1), Fit::Contain)],
         max_pixels: MAX_PIXELS,
         background: Rgb {
             r: 255,
@@ -367,8 +366,7 @@ fn fuzz_dc_only_is_taken_for_valid_input() {
     };
     let jpeg = encode(&spec);
     let request = Request {
-        bound: Size::new(1, 1),
-        fit: Fit::Contain,
+        boxes: vec![(Size::new(1, 1), Fit::Contain)],
         max_pixels: MAX_PIXELS,
         background: Rgb { r: 0, g: 0, b: 0 },
     };

@@ -84,7 +84,8 @@ pub(crate) async fn apply(
         return Err(claim::superseded(previous.sequence));
     }
     let mut rendered = Vec::with_capacity(p.profiles.len());
-    let ended = render_all(p, &event.id, &entry, &mut source, &previous, &mut rendered).await;
+    let ended =
+        render::render_all(p, &event.id, &entry, &mut source, &previous, &mut rendered).await;
     for r in &rendered {
         clock.add("dedup", r.deduping);
         if !r.transforming.is_zero() {
@@ -127,22 +128,6 @@ async fn find(p: &Pipeline, event: &PhotoUpload, clock: &mut Clock) -> Result<En
     let entry = locate::search(p, &criteria).await?;
     clock.lap("search", t);
     Ok(entry)
-}
-
-/// Stage 4 for every profile, in order; stops at the first that fails.
-async fn render_all(
-    p: &Pipeline,
-    event_id: &str,
-    entry: &Entry,
-    source: &mut Source,
-    previous: &EntryState,
-    rendered: &mut Vec<Rendered>,
-) -> Result<(), Stop> {
-    for profile in &p.profiles {
-        let state = previous.sync_state(&profile.attribute);
-        rendered.push(render::render(p, event_id, entry, source, state, profile).await?);
-    }
-    Ok(())
 }
 
 /// Stages 5-7 for what was rendered: claim, write, keep. On a stop, also says why planned

@@ -1,5 +1,5 @@
-//! Stage 4, render: for each photo attribute, ask the deduper; transform only when it needs
-//! the output; say what to write and which state to keep.
+//! Stage 4, render: for each photo attribute, ask the deduper; transform, once for all the
+//! attributes that need output; say what to write and which state to keep.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use crate::events::AttributeResult;
 use crate::pipeline::Pipeline;
 use crate::pipeline::frame::Stop;
 use crate::plugins::{self, Decision, DedupInput, Profile, Rendition, SyncState};
-use crate::state::AttributeState;
+use crate::state::{AttributeState, EntryState};
 
 /// One attribute's rendition and the deduper's verdict on it.
 #[derive(Debug)]
@@ -44,18 +44,24 @@ impl Rendered {
     }
 }
 
-/// Renders `profile`'s attribute for `entry` from `source`, given the attribute's last state.
-pub(crate) async fn render(
+/// What the deduper said of one profile's attribute before anything was transformed.
+struct Asked<'a> {
+    profile: &'a Profile,
+    ask: DedupInput,
+    decision: Decision,
+    deduping: Duration,
+}
+
+/// Asks the deduper about `profile`'s attribute of `entry`, given its last state. Digests and
+/// decisions are microseconds: they run on the async thread.
+fn ask<'a>(
     p: &Pipeline,
-    event_id: &str,
     entry: &Entry,
-    source: &mut Source,
+    source: &Source,
     state: Option<SyncState>,
-    profile: &Profile,
-) -> Result<Rendered, Stop> {
+    profile: &'a Profile,
+) -> Result<Asked<'a>, Stop> {
     let t = Instant::now();
-    // Digests and decisions are microseconds: they run on the async thread. Only the
-    // transform, which decodes whole photos, moves off it.
     let current_digests = entry
         .values
         .get(&profile.attribute.to_ascii_lowercase())
@@ -64,30 +70,104 @@ pub(crate) async fn render(
         .map(|v| p.deduper.digest(v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Stop::plugin)?;
-    let mut ask = DedupInput {
+    let ask = DedupInput {
         attribute: profile.attribute.clone(),
         source_digest: source.digest.clone(),
         output_digest: None,
         state,
         current_digests,
     };
-    let mut decision = p.deduper.decide(&ask).map_err(Stop::plugin)?;
-    let mut deduping = t.elapsed();
+    let decision = p.deduper.decide(&ask).map_err(Stop::plugin)?;
+    Ok(Asked {
+        profile,
+        ask,
+        decision,
+        deduping: t.elapsed(),
+    })
+}
+
+/// Renders every profile's attribute for `entry` from `source`, in order, given the entry's
+/// last state: asks the deduper about each, transforms the photo once for all that need
+/// output (one `transform-all` call, or one call per rendition for a 0.1.0 transformer; the
+/// only work that moves off the async thread), then asks again with each rendition's digest.
+/// Stops at the first attribute that fails, with the ones before it in `rendered`.
+pub(crate) async fn render_all(
+    p: &Pipeline,
+    event_id: &str,
+    entry: &Entry,
+    source: &mut Source,
+    previous: &EntryState,
+    rendered: &mut Vec<Rendered>,
+) -> Result<(), Stop> {
+    let asked = p
+        .profiles
+        .iter()
+        .map(|profile| {
+            ask(
+                p,
+                entry,
+                source,
+                previous.sync_state(&profile.attribute),
+                profile,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let needed: Vec<Profile> = asked
+        .iter()
+        .filter(|a| a.decision == Decision::NeedOutput)
+        .map(|a| a.profile.clone())
+        .collect();
     let mut transforming = Duration::ZERO;
-    let mut rendition = None;
-    if decision == Decision::NeedOutput {
+    let mut answers = Vec::new().into_iter();
+    if !needed.is_empty() {
         let photo = source.bytes(&p.bus).await?;
         let t = Instant::now();
-        let r = block_in_place(|| p.transformer.transform(photo, profile))
+        answers = block_in_place(|| p.transformer.transform_all(photo, &needed))
             .map_err(Stop::plugin)?
-            .map_err(|rejection| {
-                Stop::rejected(format!(
-                    "{}: {}",
-                    profile.attribute,
-                    plugins::transformer_describe(&rejection)
-                ))
-            })?;
+            .into_iter();
         transforming = t.elapsed();
+    }
+    for a in asked {
+        let answer = if a.decision == Decision::NeedOutput {
+            answers.next()
+        } else {
+            None
+        };
+        // The one call's time goes to the first attribute that needed it.
+        let spent = if answer.is_some() {
+            std::mem::take(&mut transforming)
+        } else {
+            Duration::ZERO
+        };
+        rendered.push(finish(p, event_id, a, answer, spent)?);
+    }
+    Ok(())
+}
+
+/// One attribute's rendition (when it needed one) judged by the deduper again, with its
+/// digest, into what to write and keep.
+fn finish(
+    p: &Pipeline,
+    event_id: &str,
+    asked: Asked<'_>,
+    answer: Option<Result<Rendition, plugins::Rejection>>,
+    transforming: Duration,
+) -> Result<Rendered, Stop> {
+    let Asked {
+        profile,
+        mut ask,
+        mut decision,
+        mut deduping,
+    } = asked;
+    let mut rendition = None;
+    if let Some(answer) = answer {
+        let r = answer.map_err(|rejection| {
+            Stop::rejected(format!(
+                "{}: {}",
+                profile.attribute,
+                plugins::transformer_describe(&rejection)
+            ))
+        })?;
         let t = Instant::now();
         ask.output_digest = Some(p.deduper.digest(&r.jpeg).map_err(Stop::plugin)?);
         decision = p.deduper.decide(&ask).map_err(Stop::plugin)?;

@@ -152,5 +152,5 @@ fn the_tool_chains_are_pinned_as_in_the_repository() {
         serde_json::from_str(&text(&js, "package-lock.json")).expect("json");
     assert_eq!(lock["name"], "my-deduper");
     assert_eq!(lock["packages"][""]["name"], "my-deduper");
-    assert!(text(&js, "src/plugin.js").contains("from 'photosync:plugin/log@0.1.0'"));
+    assert!(text(&js, "src/plugin.js").contains("from 'photosync:plugin/log@0.1.1'"));
 }

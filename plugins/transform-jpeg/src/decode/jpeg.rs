@@ -99,7 +99,7 @@ fn exif_orientation(exif: Option<&[u8]>) -> Orientation {
         .unwrap_or(Orientation::Normal)
 }
 
-/// The decoded size needed, in stored (not yet upright) pixels.
+/// The decoded size needed for every box of the request, in stored (not yet upright) pixels.
 fn stored_need(full: Size, orientation: Orientation, request: &Request) -> Size {
     let swap = |s: Size| {
         if orientation.swaps_axes() {
@@ -108,11 +108,14 @@ fn stored_need(full: Size, orientation: Orientation, request: &Request) -> Size 
             s
         }
     };
-    swap(geometry::needed_source_size(
-        swap(full),
-        request.bound,
-        request.fit,
-    ))
+    let need = request
+        .boxes
+        .iter()
+        .map(|&(bound, fit)| geometry::needed_source_size(swap(full), bound, fit))
+        .fold(Size::new(1, 1), |a, b| {
+            Size::new(a.width.max(b.width), a.height.max(b.height))
+        });
+    swap(need)
 }
 
 /// `len` scaled by `eighths`/8, rounded up, as the decoder computes it.

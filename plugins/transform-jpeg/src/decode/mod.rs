@@ -16,12 +16,11 @@ use crate::pixels::{Rgb, RgbImage};
 use crate::sniff::Format;
 
 /// What the caller needs from the decoder.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Request {
-    /// The rendition's box; with `fit` it tells how small a JPEG may be decoded.
-    pub bound: Size,
-    /// How the image will be fitted into `bound`.
-    pub fit: Fit,
+    /// The renditions' boxes, each with how the image will be fitted into it: a JPEG is
+    /// decoded at the smallest scale that serves every one.
+    pub boxes: Vec<(Size, Fit)>,
     /// Largest declared width × height that is decoded.
     pub max_pixels: u64,
     /// Colour transparent pixels are flattened onto.

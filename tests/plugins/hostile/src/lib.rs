@@ -7,7 +7,9 @@
 //! - `garbage`: returns bytes that are not a JPEG;
 //! - `liar`: returns a JPEG header claiming a size it does not have;
 //! - `flood`: logs ten thousand lines, then rejects the photo;
-//! - `oversize`: returns a baseline JPEG of the profile's size whose bytes exceed its limit.
+//! - `oversize`: returns a baseline JPEG of the profile's size whose bytes exceed its limit;
+//! - `skeleton`: behaves: returns the headers of a baseline JPEG of the profile's size, within
+//!   its limits (the host checks only headers), so a test can see which profile each call got.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "transformer-plugin" });
 
@@ -49,7 +51,8 @@ impl Guest for Hostile {
                 height: 96,
                 quality: 80,
             }),
-            "oversize" => Ok(oversize(&profile)),
+            "oversize" => Ok(skeleton(&profile, profile.max_bytes as usize + 1)),
+            "skeleton" => Ok(skeleton(&profile, 0)),
             "flood" => {
                 for i in 0..10_000 {
                     log(Level::Info, &format!("flood line {i}"));
@@ -96,15 +99,17 @@ fn liar_jpeg() -> Vec<u8> {
     j
 }
 
-/// A frame header of the profile's largest size, then a scan one byte over the byte limit.
-fn oversize(profile: &Profile) -> Rendition {
+/// A frame header of the profile's largest size and an empty scan, padded to `len` bytes.
+fn skeleton(profile: &Profile, len: usize) -> Rendition {
     let (w, h) = (profile.max_width as u16, profile.max_height as u16);
     let mut j = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 8];
     j.extend(h.to_be_bytes());
     j.extend(w.to_be_bytes());
     j.extend([1, 1, 0x11, 0]);
     j.extend([0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0]);
-    j.resize(profile.max_bytes as usize - 1, 0);
+    if len > j.len() + 2 {
+        j.resize(len - 2, 0);
+    }
     j.extend([0xFF, 0xD9]);
     Rendition {
         jpeg: j,
