@@ -85,6 +85,11 @@ pub struct Claim {
     /// The source digest of the photo being written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The worker process that holds the claim (a random id each process start): another
+    /// delivery of the same upload may take the claim over only in that process, and only when
+    /// no attempt there is still writing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 impl EntryState {

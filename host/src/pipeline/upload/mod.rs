@@ -155,14 +155,21 @@ async fn commit(
             Outcome::Written
         });
     }
+    // Held until the state is saved: while it lives, no other delivery of this upload in
+    // this process takes the claim over.
+    let mut _attempt = None;
     if !changes.is_empty() {
-        if let Err(stop) = claim::claim(p, &entry.id, sequence, &decided, previous).await {
-            let not_written =
-                (stop.outcome == Outcome::Unchanged).then(|| format!("unchanged: {}", stop.reason));
-            return Err((stop, not_written));
-        }
+        let attempt = match claim::claim(p, &entry.id, sequence, &decided, previous).await {
+            Ok(attempt) => attempt,
+            Err(stop) => {
+                let not_written = (stop.outcome == Outcome::Unchanged)
+                    .then(|| format!("unchanged: {}", stop.reason));
+                return Err((stop, not_written));
+            }
+        };
         let t = Instant::now();
-        if let Err(stop) = write::write(p, &event.id, entry, &changes).await {
+        let attempt = _attempt.insert(attempt);
+        if let Err(stop) = write::write(p, &event.id, entry, &changes, attempt).await {
             let not_written = format!("not written: {}", stop.reason);
             return Err((stop, Some(not_written)));
         }

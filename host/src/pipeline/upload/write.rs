@@ -2,6 +2,9 @@
 //! another worker may have written since the search), then the entry's photo attributes are
 //! replaced in one modify. A failed write leaves no backup of a write that never happened.
 
+use std::time::Duration;
+
+use super::claim::Attempt;
 use crate::backup::Record;
 use crate::directory::Entry;
 use crate::pipeline::Pipeline;
@@ -9,25 +12,41 @@ use crate::pipeline::frame::Stop;
 use crate::text::md5_hex;
 use crate::timestamps::now_micros;
 
-/// Writes `changes` (attribute, bytes) to `entry` for the event `event_id`.
+/// Writes `changes` (attribute, bytes) to `entry` for the event `event_id`, under the claim
+/// `attempt` holds: not at all when the claim lapses before the write could finish.
 pub(crate) async fn write(
     p: &Pipeline,
     event_id: &str,
     entry: &Entry,
     changes: &[(String, Vec<u8>)],
+    attempt: &Attempt,
 ) -> Result<(), Stop> {
     let backed_up = back_up(p, event_id, entry, changes).await?;
-    if let Err(e) = p.directory.replace(&entry.dn, changes).await {
-        if let Some(backups) = &p.backups {
-            for record in &backed_up {
-                if let Err(e) = backups.discard(record).await {
-                    tracing::warn!("Cannot remove the backup of a write that failed: {e}.");
-                }
+    let timeout = Duration::from_secs(p.directory.config().timeout_secs);
+    let refused = if attempt.may_write(timeout) {
+        p.directory
+            .replace(&entry.dn, changes)
+            .await
+            .err()
+            .map(|e| Stop::directory(&e))
+    } else {
+        Some(Stop::failed(
+            "this upload was held up so long that its claim on the entry lapses before the \
+             write could finish (another worker may write the entry now); nothing was \
+             written, tried again later",
+        ))
+    };
+    let Some(stop) = refused else {
+        return Ok(());
+    };
+    if let Some(backups) = &p.backups {
+        for record in &backed_up {
+            if let Err(e) = backups.discard(record).await {
+                tracing::warn!("Cannot remove the backup of a write that failed: {e}.");
             }
         }
-        return Err(Stop::directory(&e));
     }
-    Ok(())
+    Err(stop)
 }
 
 /// Keeps the values about to be replaced, and the new ones, in the backup bucket.
