@@ -5,7 +5,8 @@
 //! goes. Prints figures.
 //!
 //! Run with `cargo bench -p photosync-tests --bench pipeline`. `BENCH_QUICK=1` shortens it;
-//! `BENCH_CONCURRENCY=N` sets the service's concurrency for the unchanged runs (default 64).
+//! `BENCH_CONCURRENCY=N` sets the service's concurrency for the unchanged runs (default 64);
+//! `BENCH_SEARCH_BATCH=N` their `ldap.search-batch` (default 64; 1 searches each event alone).
 
 use std::time::{Duration, Instant};
 
@@ -71,8 +72,9 @@ fn main() {
         }
     });
     println!(
-        "re-sent unchanged 4 MP photos (object store, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})\n  {stages}",
-        concurrency()
+        "re-sent unchanged 4 MP photos (object store, no LDAP write): {rate:.0} events/s ({total} events, concurrency {}, search batch {})\n  {stages}",
+        concurrency(),
+        search_batch().map_or("64 (default)".into(), |b| b.to_string())
     );
 
     // Then small inline JPEGs: the bytes travel in every event and are hashed every time.
@@ -99,9 +101,10 @@ fn main() {
         }
     });
     println!(
-        "re-sent unchanged photos ({} KB inline, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})\n  {stages}",
+        "re-sent unchanged photos ({} KB inline, no LDAP write): {rate:.0} events/s ({total} events, concurrency {}, search batch {})\n  {stages}",
         small[0].len() / 1024,
-        concurrency()
+        concurrency(),
+        search_batch().map_or("64 (default)".into(), |b| b.to_string())
     );
 
     // Both renditions, for other photos of the same people.
@@ -171,6 +174,9 @@ fn files(dir: &std::path::Path, tag: &str, photos: &[Vec<u8>]) -> Vec<std::path:
 fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> (f64, String) {
     let mut config = stack.config(Account::Service);
     config.worker.concurrency = concurrency();
+    if let Some(batch) = search_batch() {
+        config.ldap.search_batch = batch;
+    }
     stack.stop_service();
     publish(stack);
     stack.start_service_with(config);
@@ -246,6 +252,11 @@ fn stages(results: &[photosync::events::PhotoResult]) -> String {
         .map(|(stage, sum)| format!("{stage} {:.3}", sum / n))
         .collect();
     format!("mean ms per event by stage: {}", parts.join(", "))
+}
+
+/// The unchanged runs' `ldap.search-batch`: `BENCH_SEARCH_BATCH`, else the default.
+fn search_batch() -> Option<usize> {
+    std::env::var("BENCH_SEARCH_BATCH").ok()?.parse().ok()
 }
 
 /// The service's concurrency for the unchanged runs: `BENCH_CONCURRENCY`, else 64.

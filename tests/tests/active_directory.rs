@@ -283,6 +283,7 @@ fn ad_config(dc: &SambaDc, bind_name: String, server_name: Option<&str>, ca: boo
         filter: "(objectClass=user)".into(),
         id_attribute: "objectGUID".into(),
         page_size: 500,
+        search_batch: 64,
         timeout_secs: 10,
     }
 }

@@ -24,6 +24,7 @@ fn config(ldap: &LdapServer, url: String, starttls: bool, ca: bool) -> LdapConfi
         filter: "(objectClass=inetOrgPerson)".into(),
         id_attribute: "entryUUID".into(),
         page_size: 100,
+        search_batch: 64,
         timeout_secs: 10,
     }
 }

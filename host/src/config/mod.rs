@@ -356,6 +356,10 @@ pub struct LdapConfig {
     /// Entries per page of a paged search (AD returns at most 1000 without paging).
     #[serde(default = "default_page_size")]
     pub page_size: i32,
+    /// Most uploads' searches sent to the directory as one, when they arrive while earlier
+    /// searches are still running (one operation instead of one each); 1 searches each alone.
+    #[serde(default = "default_search_batch")]
+    pub search_batch: usize,
     /// Seconds an LDAP operation may take.
     #[serde(default = "default_ldap_timeout")]
     pub timeout_secs: u64,
@@ -559,6 +563,9 @@ fn default_id_attribute() -> String {
 }
 fn default_page_size() -> i32 {
     500
+}
+fn default_search_batch() -> usize {
+    64
 }
 fn default_ldap_timeout() -> u64 {
     10

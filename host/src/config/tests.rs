@@ -100,6 +100,10 @@ fn each_invalid_config_gets_its_error() {
             "ldap.page-size: must be 1 to 1000",
         ),
         (
+            format!("{VALID}search-batch = 0"),
+            "ldap.search-batch: must be 1 to 256",
+        ),
+        (
             format!("{VALID}[[renditions]]\nattribute = \"thumbnailPhoto\"\nfit = \"stretch\""),
             "renditions[0]: fit \"stretch\" is not crop, pad or contain",
         ),

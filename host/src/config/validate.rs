@@ -203,6 +203,9 @@ fn validate_ldap(l: &LdapConfig) -> Result<(), ConfigError> {
     if !(1..=1000).contains(&l.page_size) {
         return Err(invalid("ldap.page-size", "must be 1 to 1000"));
     }
+    if !(1..=256).contains(&l.search_batch) {
+        return Err(invalid("ldap.search-batch", "must be 1 to 256"));
+    }
     Ok(())
 }
 

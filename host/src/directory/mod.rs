@@ -3,6 +3,7 @@
 //! logs the password.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
@@ -13,6 +14,7 @@ use tokio::sync::Mutex;
 use crate::config::LdapConfig;
 use crate::plugins::Criterion;
 
+mod batch;
 mod kerberos;
 mod reasons;
 mod tls;
@@ -137,15 +139,21 @@ pub struct Directory {
     config: LdapConfig,
     login: Login,
     conn: Mutex<Option<Ldap>>,
+    /// The upload path's searches waiting to share one.
+    batcher: batch::Batcher,
+    /// Search operations sent, for tests and benchmarks.
+    searches: AtomicU64,
 }
 
 impl Directory {
     /// Prepares a directory client; nothing connects until the first operation.
     pub fn new(config: LdapConfig, login: Login) -> Self {
         Self {
+            batcher: batch::Batcher::new(config.search_batch),
             config,
             login,
             conn: Mutex::new(None),
+            searches: AtomicU64::new(0),
         }
     }
 
@@ -284,21 +292,30 @@ impl Directory {
 
     /// Finds the entries matching all `criteria` (values escaped per RFC 4515) within the
     /// configured base and filter, with a paged search; referrals are ignored. Returns the
-    /// requested `attributes` plus the id attribute.
+    /// requested `attributes` plus the id attribute. Searches made at the same time share one
+    /// operation, up to `ldap.search-batch` of them (see [`batch`]).
     pub async fn find(
         &self,
         criteria: &[Criterion],
         attributes: &[String],
     ) -> Result<Found, DirectoryError> {
-        let mut filter = format!("(&{}", self.config.filter);
-        for c in criteria {
-            filter.push_str(&format!(
-                "({}={})",
-                c.attribute,
-                ldap_escape(c.value.as_str())
-            ));
+        if self.batcher.max <= 1 {
+            return self.find_one(criteria, attributes).await;
         }
-        filter.push(')');
+        self.find_batched(batch::Ask {
+            criteria: criteria.to_vec(),
+            attributes: attributes.to_vec(),
+        })
+        .await
+    }
+
+    /// [`Directory::find`] in a search of its own.
+    async fn find_one(
+        &self,
+        criteria: &[Criterion],
+        attributes: &[String],
+    ) -> Result<Found, DirectoryError> {
+        let filter = self.filter_for(criteria);
         let mut entries = Vec::new();
         let query = Query {
             base: &self.config.base_dn,
@@ -320,6 +337,16 @@ impl Directory {
             total,
             filter,
         })
+    }
+
+    /// The configured filter and `criteria`, as one search filter.
+    fn filter_for(&self, criteria: &[Criterion]) -> String {
+        format!("(&{}{})", self.config.filter, terms(criteria))
+    }
+
+    /// How many search operations this client has sent.
+    pub fn searches_made(&self) -> u64 {
+        self.searches.load(Ordering::Relaxed)
     }
 
     /// The entry at `dn` if it exists and is in scope (under the base DN, matching the
@@ -436,6 +463,7 @@ impl Directory {
     {
         let mut attrs: Vec<String> = query.attributes.to_vec();
         attrs.push(self.config.id_attribute.clone());
+        self.searches.fetch_add(1, Ordering::Relaxed);
         let result = self
             .search_inner(
                 query.base,
@@ -602,6 +630,14 @@ fn url_host(url: &str) -> Option<String> {
         None => authority.split(':').next()?,
     };
     (!host.is_empty()).then(|| host.to_owned())
+}
+
+/// `(a=v)(b=w)…` for `criteria`, values escaped per RFC 4515.
+fn terms(criteria: &[Criterion]) -> String {
+    criteria
+        .iter()
+        .map(|c| format!("({}={})", c.attribute, ldap_escape(c.value.as_str())))
+        .collect()
 }
 
 fn format_id(attribute: &str, raw: &[u8]) -> String {
