@@ -79,7 +79,7 @@ fn searches_at_the_same_time_share_operations_and_each_finds_what_it_finds_alone
     let batched = Arc::new(directory(&stack, &stack.ldap, 64));
     let found: Vec<_> = stack.rt.block_on(async {
         let mut tasks = Vec::new();
-        for c in asks.iter().cloned() {
+        for c in asks.clone() {
             let dir = Arc::clone(&batched);
             let attributes = attributes.clone();
             tasks.push(tokio::spawn(async move {
