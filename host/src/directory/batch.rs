@@ -27,57 +27,66 @@ const IN_FLIGHT: usize = 2;
 pub(super) struct Ask {
     pub criteria: Vec<Criterion>,
     pub attributes: Vec<String>,
+    /// The criteria's attribute names lower-cased, as entries' values are keyed.
+    keys: Vec<String>,
 }
 
 impl Ask {
-    /// Asks that may share a search want the same attributes and name the same criteria
-    /// attributes.
-    fn shape(&self) -> (Vec<String>, Vec<String>) {
-        let mut names: Vec<String> = self
-            .criteria
-            .iter()
-            .map(|c| c.attribute.to_ascii_lowercase())
-            .collect();
-        names.sort();
-        (self.attributes.clone(), names)
+    pub fn new(criteria: &[Criterion], attributes: &[String]) -> Self {
+        Self {
+            keys: criteria
+                .iter()
+                .map(|c| c.attribute.to_ascii_lowercase())
+                .collect(),
+            criteria: criteria.to_vec(),
+            attributes: attributes.to_vec(),
+        }
+    }
+
+    /// Whether `other` may share this ask's search: the same attributes wanted, and the same
+    /// criteria attributes named (the batch asks for those to tell the shares apart).
+    fn same_shape(&self, other: &Ask) -> bool {
+        self.attributes == other.attributes
+            && self.keys.iter().all(|k| other.keys.contains(k))
+            && other.keys.iter().all(|k| self.keys.contains(k))
+    }
+
+    /// Whether `entry` holds, for every criterion, a value that `equal` says is its value.
+    fn held_by(&self, entry: &Entry, equal: impl Fn(&[u8], &[u8]) -> bool) -> bool {
+        self.keys.iter().zip(&self.criteria).all(|(key, c)| {
+            entry
+                .values
+                .get(key)
+                .is_some_and(|values| values.iter().any(|v| equal(v, c.value.as_bytes())))
+        })
     }
 
     /// Whether `entry` holds every value of the criteria exactly.
     fn holds(&self, entry: &Entry) -> bool {
-        self.criteria.iter().all(|c| {
-            entry
-                .values
-                .get(&c.attribute.to_ascii_lowercase())
-                .is_some_and(|values| values.iter().any(|v| v == c.value.as_bytes()))
-        })
+        self.held_by(entry, |a, b| a == b)
     }
 
     /// Whether `entry` may hold every value of the criteria as the directory compares them.
     fn may_hold(&self, entry: &Entry) -> bool {
-        self.criteria.iter().all(|c| {
-            let wanted = loose(c.value.as_bytes());
-            entry
-                .values
-                .get(&c.attribute.to_ascii_lowercase())
-                .is_some_and(|values| {
-                    values
-                        .iter()
-                        .any(|v| wanted.is_none() || loose(v).is_none() || loose(v) == wanted)
-                })
-        })
+        self.held_by(entry, loosely_equal)
     }
 }
 
-/// `value` as a directory's equality rules might compare it: ASCII case, spaces and hyphens
-/// ignored. `None` outside ASCII, where Unicode's foldings could make it equal to anything.
-fn loose(value: &[u8]) -> Option<Vec<u8>> {
-    value.is_ascii().then(|| {
-        value
-            .iter()
-            .filter(|b| !b.is_ascii_whitespace() && **b != b'-')
-            .map(u8::to_ascii_lowercase)
-            .collect()
-    })
+/// Whether a directory's equality rules might find `a` and `b` equal: ASCII case, spaces and
+/// hyphens ignored; anything outside ASCII may be equal to anything (Unicode's foldings).
+fn loosely_equal(a: &[u8], b: &[u8]) -> bool {
+    if !a.is_ascii() || !b.is_ascii() {
+        return true;
+    }
+    significant(a).eq(significant(b))
+}
+
+/// The bytes of `value` that a directory's equality rules compare, lower-cased.
+fn significant(value: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    value
+        .iter()
+        .filter(|b| !b.is_ascii_whitespace() && **b != b'-')
+        .map(u8::to_ascii_lowercase)
 }
 
 /// What a waiting search is told when its turn comes.
@@ -185,12 +194,11 @@ impl Batcher {
 
     /// The waiting searches that may share `lead`'s search, taken out of the queue.
     fn companions(&self, lead: &Ask) -> Vec<Waiter> {
-        let shape = lead.shape();
         let mut q = lock(&self.queue);
         let mut taken = Vec::new();
         let mut kept = VecDeque::with_capacity(q.waiting.len());
         while let Some(w) = q.waiting.pop_front() {
-            if taken.len() + 1 < self.max && w.ask.shape() == shape {
+            if taken.len() + 1 < self.max && lead.same_shape(&w.ask) {
                 taken.push(w);
             } else {
                 kept.push_back(w);
@@ -278,23 +286,14 @@ impl Directory {
         attributes.extend(asks[0].criteria.iter().map(|c| c.attribute.clone()));
         let most = asks.len() * KEEP_ENTRIES;
         let mut entries = Vec::new();
-        self.search(
-            super::Query {
-                base: &self.config.base_dn,
-                scope: ldap3::Scope::Subtree,
-                filter: &filter,
-                attributes: &attributes,
-                controls: vec![],
-            },
-            |entry| {
-                entries.push(entry);
-                std::future::ready(if entries.len() > most {
-                    Err("more entries than a batch keeps".into())
-                } else {
-                    Ok(())
-                })
-            },
-        )
+        self.search(self.in_scope(&filter, &attributes), |entry| {
+            entries.push(entry);
+            std::future::ready(if entries.len() > most {
+                Err("more entries than a batch keeps".into())
+            } else {
+                Ok(())
+            })
+        })
         .await?;
         Ok(entries)
     }
@@ -364,16 +363,14 @@ mod tests {
     use super::*;
 
     fn ask(pairs: &[(&str, &str)]) -> Ask {
-        Ask {
-            criteria: pairs
-                .iter()
-                .map(|(a, v)| Criterion {
-                    attribute: (*a).into(),
-                    value: (*v).into(),
-                })
-                .collect(),
-            attributes: vec!["jpegPhoto".into()],
-        }
+        let criteria: Vec<Criterion> = pairs
+            .iter()
+            .map(|(a, v)| Criterion {
+                attribute: (*a).into(),
+                value: (*v).into(),
+            })
+            .collect();
+        Ask::new(&criteria, &["jpegPhoto".into()])
     }
 
     fn entry(values: &[(&str, &str)]) -> Entry {

@@ -302,11 +302,8 @@ impl Directory {
         if self.batcher.max <= 1 {
             return self.find_one(criteria, attributes).await;
         }
-        self.find_batched(batch::Ask {
-            criteria: criteria.to_vec(),
-            attributes: attributes.to_vec(),
-        })
-        .await
+        self.find_batched(batch::Ask::new(criteria, attributes))
+            .await
     }
 
     /// [`Directory::find`] in a search of its own.
@@ -317,15 +314,8 @@ impl Directory {
     ) -> Result<Found, DirectoryError> {
         let filter = self.filter_for(criteria);
         let mut entries = Vec::new();
-        let query = Query {
-            base: &self.config.base_dn,
-            scope: Scope::Subtree,
-            filter: &filter,
-            attributes,
-            controls: vec![],
-        };
         let total = self
-            .search(query, |entry| {
+            .search(self.in_scope(&filter, attributes), |entry| {
                 if entries.len() < KEEP_ENTRIES {
                     entries.push(entry);
                 }
@@ -337,6 +327,17 @@ impl Directory {
             total,
             filter,
         })
+    }
+
+    /// A search for `filter` under the base DN.
+    fn in_scope<'a>(&'a self, filter: &'a str, attributes: &'a [String]) -> Query<'a> {
+        Query {
+            base: &self.config.base_dn,
+            scope: Scope::Subtree,
+            filter,
+            attributes,
+            controls: vec![],
+        }
     }
 
     /// The configured filter and `criteria`, as one search filter.

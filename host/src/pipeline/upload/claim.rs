@@ -120,6 +120,7 @@ pub(crate) async fn claim(
             sequence,
             holder: holder(),
             others: attempt.others,
+            until: now + LEASE.as_secs(),
         };
         state::update(&p.bus, entry_id, |s| {
             verdict = try_claim(s, &by, source, decided, loaded, &attributes, now);
@@ -133,7 +134,7 @@ pub(crate) async fn claim(
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Ok(()) => {
-                attempt.until = Some(now + LEASE.as_secs());
+                attempt.until = Some(by.until);
                 return Ok(attempt);
             }
             Err(stop) => return Err(stop),
@@ -141,12 +142,13 @@ pub(crate) async fn claim(
     }
 }
 
-/// Who asks for the claim: the upload, this process, and whether another attempt of the same
-/// upload is under way in it.
+/// Who asks for the claim: the upload, this process, whether another attempt of the same
+/// upload is under way in it, and when the claim would lapse.
 struct By<'a> {
     sequence: u64,
     holder: &'a str,
     others: bool,
+    until: u64,
 }
 
 impl By<'_> {
@@ -216,7 +218,7 @@ fn try_claim(
     s.sequence = sequence;
     s.claim = Some(state::Claim {
         sequence,
-        until: now + LEASE.as_secs(),
+        until: by.until,
         source: source.map(str::to_owned),
         holder: Some(by.holder.to_owned()),
     });
@@ -248,6 +250,7 @@ mod tests {
             sequence: 7,
             holder: "me",
             others,
+            until: 0,
         };
         // Another upload's claim keeps everyone out.
         assert!(by(false).kept_out_by(&claim(8, Some("me"))));

@@ -157,7 +157,7 @@ async fn commit(
     }
     // Held until the state is saved: while it lives, no other delivery of this upload in
     // this process takes the claim over.
-    let mut _attempt = None;
+    let mut held = None;
     if !changes.is_empty() {
         let attempt = match claim::claim(p, &entry.id, sequence, &decided, previous).await {
             Ok(attempt) => attempt,
@@ -168,7 +168,7 @@ async fn commit(
             }
         };
         let t = Instant::now();
-        let attempt = _attempt.insert(attempt);
+        let attempt = held.insert(attempt);
         if let Err(stop) = write::write(p, &event.id, entry, &changes, attempt).await {
             let not_written = format!("not written: {}", stop.reason);
             return Err((stop, Some(not_written)));
