@@ -28,9 +28,10 @@ pub(super) fn decode(data: &[u8], request: &Request) -> Result<Stored, Rejection
     }
 }
 
-/// The fast path, when the file is one `dc_only` decodes and 1/8 scale covers the request.
-/// `None` otherwise, and also when the data turns out damaged: then the general path decodes
-/// the file and gives its usual verdict.
+/// The fast paths, for a file `dc_only` reads: at 1/8 scale from the DC coefficients alone,
+/// and for a progressive file at 1/4 or 1/2 from all its coefficients (`jpeg-decoder` is slow
+/// on refinement scans). `None` otherwise, and also when the data turns out damaged: then the
+/// general path decodes the file and gives its usual verdict.
 fn decode_dc_only(data: &[u8], request: &Request) -> Result<Option<Stored>, Rejection> {
     let Some(header) = Header::parse(data) else {
         return Ok(None);
@@ -38,15 +39,18 @@ fn decode_dc_only(data: &[u8], request: &Request) -> Result<Option<Stored>, Reje
     let full = Size::new(header.width.into(), header.height.into());
     check_size(Format::Jpeg, full.width, full.height, request.max_pixels)?;
     let need = stored_need(full, exif_orientation(header.exif_before_frame), request);
-    if eighths_for(full, need) != 1 {
-        return Ok(None);
-    }
-    Ok(dc_only::decode(data, &header).map(|decoded| Stored {
+    let eighths = eighths_for(full, need);
+    let decoded = match eighths {
+        1 => dc_only::decode(data, &header),
+        2 | 4 => dc_only::decode_scaled(data, &header, eighths),
+        _ => return Ok(None),
+    };
+    Ok(decoded.map(|decoded| Stored {
         image: decoded.image,
         full,
-        scale: 1.0 / 8.0,
+        scale: f64::from(eighths) / 8.0,
         orientation: exif_orientation(decoded.exif),
-        dc_only: true,
+        dc_only: eighths == 1,
     }))
 }
 

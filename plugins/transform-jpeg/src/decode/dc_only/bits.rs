@@ -1,5 +1,6 @@
-//! The bit reader of the entropy-coded data, and the two things the DC-only path reads with
-//! it: a DC difference, and a block's AC coefficients, skipped.
+//! The bit reader of the entropy-coded data, and what the fast paths read with it: a DC
+//! difference, a block's AC coefficients skipped, and the AC symbols and raw bits of a
+//! progressive AC scan.
 
 use super::huffman::{
     AcTable, DC_RAW, DcTable, EOB_ADVANCE, LUT_BITS, RUN_BITS, RUN_EOB, ac_entry, dc_entry, extend,
@@ -145,6 +146,36 @@ impl<'a> Bits<'a> {
         let bit = self.peek(1) as i16;
         self.consume(1);
         bit
+    }
+
+    /// One AC symbol (run/size, T.81 F.1.2.2 and G.1.2.2), for a progressive AC scan.
+    #[inline(always)]
+    pub(super) fn ac_symbol(&mut self, table: &AcTable) -> Option<u8> {
+        if self.count < 32 {
+            self.refill();
+        }
+        let entry = table.symbols[self.peek(LUT_BITS) as usize];
+        if entry != 0 {
+            self.consume(u32::from(entry & 0xFF));
+            return Some((entry >> 8) as u8);
+        }
+        let (symbol, len) = table.codes.decode(self.peek(16))?;
+        self.consume(len);
+        Some(symbol)
+    }
+
+    /// The next `n` raw bits (0 to 16) as a number.
+    #[inline(always)]
+    pub(super) fn take(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        if self.count < n {
+            self.refill();
+        }
+        let bits = self.peek(n);
+        self.consume(n);
+        bits
     }
 
     /// Skips a block's AC coefficients (T.81 F.2.2.2) up to its end-of-block or coefficient 63:

@@ -19,8 +19,19 @@ pub(super) struct Component {
     quant_table: usize,
     /// The DC quantiser: what a DC coefficient is multiplied by.
     pub(super) dc_quant: u16,
+    /// The whole quantisation table, in zigzag order (`quant[0] == dc_quant`).
+    pub(super) quant: [u16; 64],
     pub(super) dc_table: usize,
     pub(super) ac_table: usize,
+}
+
+impl Component {
+    /// Takes the component's quantisation table from those defined; `None` when it is not.
+    fn set_quant(&mut self, defined: &[Option<[u16; 64]>; 4]) -> Option<()> {
+        self.quant = (*defined.get(self.quant_table)?)?;
+        self.dc_quant = self.quant[0];
+        Some(())
+    }
 }
 
 /// How a three-component frame's samples map to colours.
@@ -137,7 +148,7 @@ pub(super) fn huffman_tables(
 struct Reader<'a> {
     frame: Option<(u16, u16, Vec<Component>)>,
     progressive: bool,
-    dc_quant: [Option<u16>; 4],
+    quant: [Option<[u16; 64]>; 4],
     /// Huffman codes as defined so far; the lookups are built once, for the scan.
     dc_codes: [Option<Codes>; 2],
     ac_codes: [Option<Codes>; 2],
@@ -198,7 +209,11 @@ impl<'a> Reader<'a> {
             if (0..64).any(|i| value(i) == Some(0)) {
                 return None;
             }
-            *self.dc_quant.get_mut(index)? = value(0);
+            let mut table = [0; 64];
+            for (i, entry) in table.iter_mut().enumerate() {
+                *entry = value(i)?;
+            }
+            *self.quant.get_mut(index)? = Some(table);
             payload = rest.get(len..)?;
         }
         Some(())
@@ -241,7 +256,7 @@ impl<'a> Reader<'a> {
             let [id, tables] = *spec else { return None };
             component.dc_table = usize::from(tables >> 4);
             component.ac_table = usize::from(tables & 15);
-            component.dc_quant = (*self.dc_quant.get(component.quant_table)?)?;
+            component.set_quant(&self.quant)?;
             let dc_defined = self.dc_codes.get(component.dc_table)?.is_some();
             let ac_defined = self.ac_codes.get(component.ac_table)?.is_some();
             if id != component.id || !dc_defined || !ac_defined {
@@ -260,7 +275,7 @@ impl<'a> Reader<'a> {
     fn finish_progressive(mut self, payload: &[u8], scan_start: usize) -> Option<Header<'a>> {
         let (width, height, mut components) = self.frame.take()?;
         for component in &mut components {
-            component.dc_quant = (*self.dc_quant.get(component.quant_table)?)?;
+            component.set_quant(&self.quant)?;
         }
         let scan = Scan::parse(payload, &components)?;
         if (scan.start, scan.end, scan.high) != (0, 0, 0) || !self.is_ycbcr(&components) {
@@ -330,6 +345,7 @@ fn frame(payload: &[u8]) -> Option<(u16, u16, Vec<Component>)> {
             v,
             quant_table: usize::from(quant_table),
             dc_quant: 0,
+            quant: [0; 64],
             dc_table: 0,
             ac_table: 0,
         });

@@ -153,6 +153,10 @@ pub(super) fn dc_entry(size: u8, len: u32) -> Option<u32> {
 #[derive(Debug, Clone)]
 pub(super) struct AcTable {
     pub(super) lut: Box<[u16; LUT_SIZE]>,
+    /// The plain symbol lookup, for the AC scans of a progressive frame, whose values are
+    /// needed and whose symbols include end-of-band runs: code length in bits 0-7, the
+    /// run/size symbol in bits 8-15; 0 = slow path.
+    pub(super) symbols: Box<[u16; LUT_SIZE]>,
     pub(super) runs: Box<[u16; RUN_SIZE]>,
     pub(super) codes: Codes,
 }
@@ -168,14 +172,21 @@ pub(super) const RUN_EOB: u16 = 1 << 11;
 impl AcTable {
     pub(super) fn new(codes: Codes) -> Self {
         let mut lut = Box::new([0; LUT_SIZE]);
+        let mut symbols = Box::new([0; LUT_SIZE]);
         for_each_index(&codes, |index, len, symbol| {
             lut[index] = ac_entry(symbol, len).unwrap_or(0);
+            symbols[index] = len as u16 | u16::from(symbol) << 8;
         });
         let mut runs = Box::new([RUN_NONE << 4; RUN_SIZE]);
         for (index, entry) in runs.iter_mut().enumerate() {
             *entry = run_entry(&lut, index as u32);
         }
-        Self { lut, runs, codes }
+        Self {
+            lut,
+            symbols,
+            runs,
+            codes,
+        }
     }
 }
 

@@ -17,12 +17,16 @@
 //! - `huffman`: Huffman tables and their lookups.
 //! - `bits`: the bit reader; a DC difference; skipping a block's AC coefficients.
 //! - `scan`: the MCU loop, restart intervals, the DC planes.
-//! - `progressive`: a progressive frame's DC scans, its AC scans skipped.
+//! - `progressive`: a progressive frame's DC scans, its AC scans skipped, or all its scans
+//!   decoded into coefficients;
+//! - `scaled`: a progressive frame at 1/4 or 1/2 scale, by a 2×2 or 4×4 inverse DCT of those
+//!   coefficients (`decode_scaled`), for which `jpeg-decoder` is slow on refinement scans.
 
 mod bits;
 mod header;
 mod huffman;
 mod progressive;
+mod scaled;
 mod scan;
 #[cfg(test)]
 mod tests;
@@ -45,7 +49,10 @@ pub(super) struct Decoded<'a> {
 /// to the general decoder.
 pub(super) fn decode<'a>(data: &'a [u8], header: &Header<'a>) -> Option<Decoded<'a>> {
     let (planes, exif) = match header.progressive {
-        Some(_) => (progressive::decode(data, header)?, header.exif),
+        Some(_) => (
+            progressive::decode(data, header, progressive::Keep::Dc)?,
+            header.exif,
+        ),
         None => {
             let planes = scan::decode(data, header)?;
             let exif = header::trailer(data, planes.end, header.exif)?;
@@ -56,14 +63,42 @@ pub(super) fn decode<'a>(data: &'a [u8], header: &Header<'a>) -> Option<Decoded<
     Some(Decoded { image, exif })
 }
 
+/// Decodes the progressive frame `header` (read from `data`) introduces at `eighths` (2 or 4)
+/// eighths of its size, from all its coefficients; `None` as for [`decode`].
+pub(super) fn decode_scaled<'a>(
+    data: &'a [u8],
+    header: &Header<'a>,
+    eighths: u32,
+) -> Option<Decoded<'a>> {
+    header.progressive.as_ref()?;
+    let n = usize::try_from(eighths).ok()?;
+    let planes = scaled::decode(data, header, n)?;
+    let image = assemble(header, &planes.planes, &planes.stride, n)?;
+    Some(Decoded {
+        image,
+        exif: header.exif,
+    })
+}
+
 /// The DC planes as RGB pixels, cropped to the image.
 fn to_rgb(header: &Header, planes: &Planes) -> Option<RgbImage> {
-    let width = usize::from(header.width).div_ceil(8);
-    let height = usize::from(header.height).div_ceil(8);
     let samples: Vec<Vec<u8>> = (header.components.iter().zip(&planes.dc))
         .map(|(c, dc)| dc.iter().map(|&v| sample(v, c.dc_quant)).collect())
         .collect();
-    let rgb = match (&samples[..], &planes.stride[..], &header.components[..]) {
+    assemble(header, &samples, &planes.stride, 1)
+}
+
+/// Component planes of `per_block` samples a block side (each `strides` wide) as RGB pixels,
+/// cropped to the image at that scale.
+fn assemble(
+    header: &Header,
+    samples: &[Vec<u8>],
+    strides: &[usize],
+    per_block: usize,
+) -> Option<RgbImage> {
+    let width = (usize::from(header.width) * per_block).div_ceil(8);
+    let height = (usize::from(header.height) * per_block).div_ceil(8);
+    let rgb = match (samples, strides, &header.components[..]) {
         ([grey], &[stride], _) => {
             let rows = grey.chunks_exact(stride).take(height);
             let cropped: Vec<u8> = rows

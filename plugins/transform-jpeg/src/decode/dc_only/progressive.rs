@@ -2,7 +2,8 @@
 //! coefficients in scans of their own, before the AC scans that refine the picture: the first
 //! DC scan holds the coefficients' high bits (DPCM-coded, shifted right by its `low` bit
 //! position), and refinement scans add one bit each (G.1.2.1). Those scans are decoded; the
-//! AC scans are skipped to the next marker without decoding a bit.
+//! AC scans are skipped to the next marker without decoding a bit, or, when all coefficients
+//! are wanted, decoded too: a band's first scan (G.1.2.2) and its refinements (G.1.2.3).
 //!
 //! Every component must get its first DC scan, each refinement must continue where the
 //! previous scan of its component stopped, and every AC scan must name defined tables;
@@ -12,7 +13,7 @@
 
 use super::bits::Bits;
 use super::header::{self, Header, Scan};
-use super::huffman::DcTable;
+use super::huffman::{AcTable, DcTable, extend};
 use super::scan::{Planes, mcu_grid};
 
 /// Where a component's DC coefficients stand.
@@ -24,27 +25,41 @@ enum Progress {
     Down(u8),
 }
 
-/// Decodes the DC scans of the progressive frame `header` introduces.
-pub(super) fn decode(data: &[u8], header: &Header) -> Option<Planes> {
+/// What a decode keeps of each block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keep {
+    /// Its DC coefficient: the AC scans are skipped.
+    Dc,
+    /// All 64 coefficients, in zigzag order: the AC scans are decoded too.
+    All,
+}
+
+/// Decodes the scans of the progressive frame `header` introduces: per block, its quantised
+/// DC coefficient, or with [`Keep::All`] its 64 quantised coefficients (so `Planes::dc`
+/// holds 64 values a block).
+pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes> {
     let first = header.progressive.clone()?;
     let (cols, rows) = mcu_grid(header);
     let stride: Vec<usize> = header.components.iter().map(|c| cols * c.h).collect();
+    let per_block = if keep == Keep::All { 64 } else { 1 };
     let mut dc: Vec<Vec<i16>> = (header.components.iter().zip(&stride))
-        .map(|(c, &width)| vec![0; width * rows * c.v])
+        .map(|(c, &width)| vec![0; width * rows * c.v * per_block])
         .collect();
     let mut walk = Walk {
         dc_tables: header.dc_tables.clone(),
-        ac_defined: header.ac_tables.each_ref().map(Option::is_some),
+        ac_tables: header.ac_tables.clone(),
         restart_interval: header.restart_interval,
         progress: vec![Progress::None; header.components.len()],
+        ac_known: vec![[None; 64]; header.components.len()],
     };
     let (mut scan, mut at) = (first, header.scan_start);
     loop {
         let end = if scan.start == 0 {
-            walk.dc_scan(data, at, header, &scan, (&mut dc, &stride))?
+            walk.dc_scan(data, at, header, &scan, (&mut dc, &stride, per_block))?
         } else {
-            let defined =
-                |&(_, _, ac): &(usize, usize, usize)| walk.ac_defined.get(ac) == Some(&true);
+            let defined = |&(_, _, ac): &(usize, usize, usize)| {
+                walk.ac_tables.get(ac).is_some_and(Option::is_some)
+            };
             // An AC scan holds one component (G.1.1.1.1).
             let one = scan.components.len() == 1;
             if scan.end < scan.start
@@ -54,7 +69,10 @@ pub(super) fn decode(data: &[u8], header: &Header) -> Option<Planes> {
             {
                 return None;
             }
-            skip_entropy(data, at)?
+            match keep {
+                Keep::Dc => skip_entropy(data, at)?,
+                Keep::All => walk.ac_scan(data, at, header, &scan, (&mut dc, &stride))?,
+            }
         };
         match walk.next_scan(data, end, header)? {
             Some((next, start)) => (scan, at) = (next, start),
@@ -72,10 +90,13 @@ pub(super) fn decode(data: &[u8], header: &Header) -> Option<Planes> {
 /// What changes between scans: tables, the restart interval, each component's progress.
 struct Walk {
     dc_tables: [Option<DcTable>; 2],
-    /// Which AC tables are defined: an AC scan naming another is damage.
-    ac_defined: [bool; 2],
+    /// The AC tables defined: an AC scan naming another is damage.
+    ac_tables: [Option<AcTable>; 2],
     restart_interval: u16,
     progress: Vec<Progress>,
+    /// Per component and AC coefficient, the bit position it is known down to (`None`: not
+    /// sent yet), when the AC scans are decoded.
+    ac_known: Vec<[Option<u8>; 64]>,
 }
 
 impl Walk {
@@ -86,7 +107,7 @@ impl Walk {
         at: usize,
         header: &Header,
         scan: &Scan,
-        (dc, stride): (&mut [Vec<i16>], &[usize]),
+        (dc, stride, per_block): (&mut [Vec<i16>], &[usize], usize),
     ) -> Option<usize> {
         // A DC scan holds no AC coefficient (G.1.1.1.1).
         if scan.end != 0 {
@@ -119,7 +140,9 @@ impl Walk {
                     predictors = [0; 3];
                 }
             }
-            let value = dc.get_mut(scan.components.get(slot)?.0)?.get_mut(at)?;
+            let value = dc
+                .get_mut(scan.components.get(slot)?.0)?
+                .get_mut(at * per_block)?;
             if scan.high == 0 {
                 let predictor = predictors.get_mut(slot)?;
                 *predictor = predictor.wrapping_add(bits.dc_diff((*tables.get(slot)?)?)?);
@@ -128,6 +151,54 @@ impl Walk {
                 *value |= bits.bit() << scan.low;
             }
             Some(())
+        })?;
+        bits.finish()
+    }
+
+    /// Decodes one AC scan starting at `at` into the coefficients `coefficients` (64 a block,
+    /// zigzag order): a first scan of its band (G.1.2.2) or a refinement by one bit (G.1.2.3).
+    /// Returns where its data ends.
+    fn ac_scan(
+        &mut self,
+        data: &[u8],
+        at: usize,
+        header: &Header,
+        scan: &Scan,
+        (coefficients, stride): (&mut [Vec<i16>], &[usize]),
+    ) -> Option<usize> {
+        let [(component, _, table)] = scan.components[..] else {
+            return None;
+        };
+        let band = usize::from(scan.start)..=usize::from(scan.end);
+        for known in self.ac_known.get_mut(component)?.get_mut(band.clone())? {
+            *known = match (*known, scan.high) {
+                (None, 0) => Some(scan.low),
+                (Some(low), high) if high == low && high == scan.low + 1 => Some(scan.low),
+                _ => return None,
+            };
+        }
+        let table = self.ac_tables.get(table)?.as_ref()?;
+        let plane = coefficients.get_mut(component)?;
+        let mut bits = Bits::new(data, at);
+        let mut band_end = BandEnd::default();
+        let interval = usize::from(self.restart_interval);
+        let mut next_restart = 0u8;
+        let mut units = 0usize;
+        for_each_block(header, scan, stride, |unit, _, at| {
+            if unit != units {
+                units = unit;
+                if interval > 0 && unit % interval == 0 {
+                    bits.restart(next_restart)?;
+                    next_restart = (next_restart + 1) % 8;
+                    band_end = BandEnd::default();
+                }
+            }
+            let block = plane.get_mut(at * 64..at * 64 + 64)?;
+            if scan.high == 0 {
+                first_pass(&mut bits, table, block, &band, scan.low, &mut band_end)
+            } else {
+                refine(&mut bits, table, block, &band, scan.low, &mut band_end)
+            }
         })?;
         bits.finish()
     }
@@ -164,8 +235,10 @@ impl Walk {
                             *table = Some(DcTable::new(codes));
                         }
                     }
-                    for (defined, codes) in self.ac_defined.iter_mut().zip(ac) {
-                        *defined |= codes.is_some();
+                    for (table, codes) in self.ac_tables.iter_mut().zip(ac) {
+                        if let Some(codes) = codes {
+                            *table = Some(AcTable::new(codes));
+                        }
                     }
                 }
                 0xDD => self.restart_interval = u16::from_be_bytes(payload.try_into().ok()?),
@@ -176,6 +249,119 @@ impl Walk {
             at = next;
         }
     }
+}
+
+/// How many blocks, after the current one, end their band at once (an end-of-band run,
+/// EOBRUN, T.81 G.1.2.2).
+#[derive(Debug, Default)]
+struct BandEnd {
+    blocks: u32,
+}
+
+impl BandEnd {
+    /// Reads an end-of-band run of `2^run` blocks plus `run` extra bits, this block included.
+    fn read(&mut self, bits: &mut Bits, run: u32) {
+        self.blocks = (1 << run) + bits.take(run);
+    }
+}
+
+/// A block's coefficients in `band` sent for the first time (T.81 G.1.2.2), shifted left by
+/// `low`.
+fn first_pass(
+    bits: &mut Bits,
+    table: &AcTable,
+    block: &mut [i16],
+    band: &std::ops::RangeInclusive<usize>,
+    low: u8,
+    band_end: &mut BandEnd,
+) -> Option<()> {
+    if band_end.blocks > 0 {
+        band_end.blocks -= 1;
+        return Some(());
+    }
+    let (mut k, end) = (*band.start(), *band.end());
+    while k <= end {
+        let symbol = bits.ac_symbol(table)?;
+        let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+        if size == 0 {
+            if run < 15 {
+                band_end.read(bits, run as u32);
+                band_end.blocks -= 1;
+                break;
+            }
+            k += 16;
+            continue;
+        }
+        k += run;
+        if k > end {
+            return None;
+        }
+        *block.get_mut(k)? = extend(bits.take(size), size).wrapping_shl(u32::from(low));
+        k += 1;
+    }
+    Some(())
+}
+
+/// One more bit of a block's coefficients in `band` (T.81 G.1.2.3): a correction bit for
+/// each coefficient already non-zero, and newly non-zero coefficients of ±`2^low`.
+fn refine(
+    bits: &mut Bits,
+    table: &AcTable,
+    block: &mut [i16],
+    band: &std::ops::RangeInclusive<usize>,
+    low: u8,
+    band_end: &mut BandEnd,
+) -> Option<()> {
+    let plus = 1i16.wrapping_shl(u32::from(low));
+    let minus = (-1i16).wrapping_shl(u32::from(low));
+    let correct = |bits: &mut Bits, c: &mut i16| {
+        if bits.take(1) == 1 && *c & plus == 0 {
+            *c = c.wrapping_add(if *c >= 0 { plus } else { minus });
+        }
+    };
+    let (mut k, end) = (*band.start(), *band.end());
+    if band_end.blocks == 0 {
+        while k <= end {
+            let symbol = bits.ac_symbol(table)?;
+            let (mut run, size) = (symbol >> 4, symbol & 15);
+            let value = match size {
+                0 if run < 15 => {
+                    band_end.read(bits, u32::from(run));
+                    break;
+                }
+                0 => 0,
+                1 if bits.take(1) == 1 => plus,
+                1 => minus,
+                _ => return None,
+            };
+            // Past `run` zero coefficients (correcting the non-zero ones on the way) to the
+            // place of the new one.
+            while k <= end {
+                let c = block.get_mut(k)?;
+                if *c != 0 {
+                    correct(bits, c);
+                } else if run == 0 {
+                    break;
+                } else {
+                    run -= 1;
+                }
+                k += 1;
+            }
+            if value != 0 {
+                *block.get_mut(k)? = value;
+            }
+            k += 1;
+        }
+    }
+    if band_end.blocks > 0 {
+        for c in block.get_mut(k..=end).into_iter().flatten() {
+            if *c != 0 {
+                correct(bits, c);
+            }
+        }
+        band_end.blocks -= 1;
+    }
+    Some(())
 }
 
 /// Calls `visit(unit, slot, index)` for each block of `scan` in the order its data holds them:

@@ -72,11 +72,17 @@ fn encode(width: u16, height: u16, options: Options) -> Vec<u8> {
 
 /// `jpeg-decoder` at 1/8 scale, as RGB.
 fn reference(jpeg: &[u8]) -> (u32, u32, Vec<u8>) {
+    reference_at(jpeg, 1)
+}
+
+/// `jpeg-decoder` at `eighths`/8 scale, as RGB.
+fn reference_at(jpeg: &[u8], eighths: u16) -> (u32, u32, Vec<u8>) {
     let mut decoder = jpeg_decoder::Decoder::new(jpeg);
     decoder.read_info().unwrap();
     let info = decoder.info().unwrap();
+    let scaled = |len: u16| (u32::from(len) * u32::from(eighths)).div_ceil(8) as u16;
     decoder
-        .scale(info.width.div_ceil(8), info.height.div_ceil(8))
+        .scale(scaled(info.width), scaled(info.height))
         .unwrap();
     let pixels = decoder.decode().unwrap();
     let info = decoder.info().unwrap();
@@ -382,4 +388,96 @@ fn damaged_progressive_jpegs_are_left_to_the_general_decoder() {
         decode(&wrong, &header).is_none(),
         "a refinement out of order"
     );
+}
+
+/// The scaled progressive path against `jpeg-decoder` at the same scale: the two inverse DCTs
+/// differ in rounding and in how they scale, a level or two on average.
+fn assert_scaled_matches(jpeg: &[u8], eighths: u32, what: &str) {
+    let (w, h, expected) = reference_at(jpeg, eighths as u16);
+    let header = Header::parse(jpeg).unwrap();
+    let image = super::decode_scaled(jpeg, &header, eighths)
+        .unwrap_or_else(|| panic!("{what}: the scaled path refused"))
+        .image;
+    assert_eq!((image.width, image.height), (w, h), "{what}");
+    let diffs = || {
+        expected
+            .iter()
+            .zip(&image.data)
+            .map(|(a, b)| a.abs_diff(*b))
+    };
+    let mean = diffs().map(u64::from).sum::<u64>() as f64 / expected.len().max(1) as f64;
+    let worst = diffs().max().unwrap_or(0);
+    assert!(
+        mean < 2.0 && worst <= 48,
+        "{what}: mean {mean:.2}, worst {worst}"
+    );
+}
+
+#[test]
+fn progressive_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
+    let samplings = [
+        SamplingFactor::R_4_4_4,
+        SamplingFactor::R_4_2_2,
+        SamplingFactor::R_4_4_0,
+        SamplingFactor::R_4_2_0,
+    ];
+    for sampling in samplings {
+        for (w, h) in [(203, 157), (256, 128), (17, 9), (9, 33)] {
+            for restart in [0, 3] {
+                let options = Options {
+                    sampling,
+                    restart,
+                    progressive: true,
+                    ..DEFAULT
+                };
+                let jpeg = encode(w, h, options);
+                for eighths in [2, 4] {
+                    let what = format!("{sampling:?} {w}x{h} restart {restart} at {eighths}/8");
+                    assert_scaled_matches(&jpeg, eighths, &what);
+                }
+            }
+        }
+    }
+    // Written by libjpeg: successive approximation, refinement scans, restarts, grey.
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fuzz/corpus/jpeg/");
+    for name in [
+        "valid-progressive-refined.jpg",
+        "valid-progressive-grey.jpg",
+    ] {
+        let jpeg = std::fs::read(format!("{corpus}{name}")).unwrap();
+        for eighths in [2, 4] {
+            assert_scaled_matches(&jpeg, eighths, &format!("{name} at {eighths}/8"));
+        }
+    }
+}
+
+#[test]
+fn damaged_progressive_jpegs_never_panic_at_a_quarter_or_a_half() {
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fuzz/corpus/jpeg/");
+    let refined = std::fs::read(format!("{corpus}valid-progressive-refined.jpg")).unwrap();
+    let options = Options {
+        progressive: true,
+        restart: 2,
+        ..DEFAULT
+    };
+    for jpeg in [refined, encode(90, 70, options)] {
+        for len in (0..jpeg.len()).step_by(5) {
+            let cut = &jpeg[..len];
+            if let Some(header) = Header::parse(cut) {
+                let _ = super::decode_scaled(cut, &header, 2);
+            }
+        }
+        let mut state = 0x9E37_79B9_u32;
+        for _ in 0..2000 {
+            let mut damaged = jpeg.clone();
+            for _ in 0..1 + state % 4 {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let at = (state >> 8) as usize % damaged.len();
+                damaged[at] = (state >> 24) as u8;
+            }
+            if let Some(header) = Header::parse(&damaged) {
+                let _ = super::decode_scaled(&damaged, &header, 4);
+            }
+        }
+    }
 }
