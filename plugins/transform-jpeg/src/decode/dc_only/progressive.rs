@@ -128,17 +128,10 @@ impl Walk {
             .collect();
         let mut bits = Bits::new(data, at);
         let mut predictors = [0i16; 3];
-        let interval = usize::from(self.restart_interval);
-        let mut next_restart = 0u8;
-        let mut units = 0usize;
+        let mut restarts = Restarts::new(self.restart_interval);
         for_each_block(header, scan, stride, |unit, slot, at| {
-            if unit != units {
-                units = unit;
-                if interval > 0 && unit % interval == 0 {
-                    bits.restart(next_restart)?;
-                    next_restart = (next_restart + 1) % 8;
-                    predictors = [0; 3];
-                }
+            if restarts.at(unit, &mut bits)? {
+                predictors = [0; 3];
             }
             let value = dc
                 .get_mut(scan.components.get(slot)?.0)?
@@ -181,17 +174,10 @@ impl Walk {
         let plane = coefficients.get_mut(component)?;
         let mut bits = Bits::new(data, at);
         let mut band_end = BandEnd::default();
-        let interval = usize::from(self.restart_interval);
-        let mut next_restart = 0u8;
-        let mut units = 0usize;
+        let mut restarts = Restarts::new(self.restart_interval);
         for_each_block(header, scan, stride, |unit, _, at| {
-            if unit != units {
-                units = unit;
-                if interval > 0 && unit % interval == 0 {
-                    bits.restart(next_restart)?;
-                    next_restart = (next_restart + 1) % 8;
-                    band_end = BandEnd::default();
-                }
+            if restarts.at(unit, &mut bits)? {
+                band_end = BandEnd::default();
             }
             let block = plane.get_mut(at * 64..at * 64 + 64)?;
             if scan.high == 0 {
@@ -248,6 +234,37 @@ impl Walk {
             }
             at = next;
         }
+    }
+}
+
+/// The restart markers of a scan: one is due before every `interval`th unit (MCU, or block
+/// in a scan of one component), numbered RST0..RST7 in turn.
+struct Restarts {
+    interval: usize,
+    next: u8,
+    unit: usize,
+}
+
+impl Restarts {
+    fn new(interval: u16) -> Self {
+        Self {
+            interval: usize::from(interval),
+            next: 0,
+            unit: 0,
+        }
+    }
+
+    /// Moves past the restart marker due before `unit`, if one is: whether there was one;
+    /// `None` when it is not where it must be.
+    fn at(&mut self, unit: usize, bits: &mut Bits) -> Option<bool> {
+        if unit == self.unit || self.interval == 0 || !unit.is_multiple_of(self.interval) {
+            self.unit = unit;
+            return Some(false);
+        }
+        self.unit = unit;
+        bits.restart(self.next)?;
+        self.next = (self.next + 1) % 8;
+        Some(true)
     }
 }
 

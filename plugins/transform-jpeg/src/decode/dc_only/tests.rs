@@ -277,6 +277,23 @@ fn exif_is_found_before_the_frame_and_after_the_scan() {
     assert_eq!(header.exif_before_frame, Some(&b"II*\0early"[..]));
 }
 
+/// Calls `decode` on `rounds` copies of `jpeg` with one to four bytes overwritten (a generator
+/// seeded with `seed` picks where and what) whose header still reads.
+fn damage(jpeg: &[u8], seed: u32, rounds: usize, mut decode: impl FnMut(&[u8], &Header)) {
+    let mut state = seed;
+    for _ in 0..rounds {
+        let mut damaged = jpeg.to_vec();
+        for _ in 0..1 + state % 4 {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let at = (state >> 8) as usize % damaged.len();
+            damaged[at] = (state >> 24) as u8;
+        }
+        if let Some(header) = Header::parse(&damaged) {
+            decode(&damaged, &header);
+        }
+    }
+}
+
 #[test]
 fn damaged_data_never_panics_and_truncation_is_refused() {
     let options = Options {
@@ -291,18 +308,9 @@ fn damaged_data_never_panics_and_truncation_is_refused() {
             // Cut inside the scan, the data ends before EOI: never a (garbled) success.
             assert!(decoded.is_none() || len < scan, "cut at {len}");
         }
-        let mut state = 0x1234_5678_u32;
-        for _ in 0..3000 {
-            let mut damaged = jpeg.clone();
-            for _ in 0..1 + state % 4 {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let at = (state >> 8) as usize % damaged.len();
-                damaged[at] = (state >> 24) as u8;
-            }
-            if let Some(header) = Header::parse(&damaged) {
-                let _ = decode(&damaged, &header);
-            }
-        }
+        damage(&jpeg, 0x1234_5678, 3000, |damaged, header| {
+            let _ = decode(damaged, header);
+        });
     }
 }
 
@@ -467,17 +475,8 @@ fn damaged_progressive_jpegs_never_panic_at_a_quarter_or_a_half() {
                 let _ = super::decode_scaled(cut, &header, 2);
             }
         }
-        let mut state = 0x9E37_79B9_u32;
-        for _ in 0..2000 {
-            let mut damaged = jpeg.clone();
-            for _ in 0..1 + state % 4 {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let at = (state >> 8) as usize % damaged.len();
-                damaged[at] = (state >> 24) as u8;
-            }
-            if let Some(header) = Header::parse(&damaged) {
-                let _ = super::decode_scaled(&damaged, &header, 4);
-            }
-        }
+        damage(&jpeg, 0x9E37_79B9, 2000, |damaged, header| {
+            let _ = super::decode_scaled(damaged, header, 4);
+        });
     }
 }
