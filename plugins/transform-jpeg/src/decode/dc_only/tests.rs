@@ -40,6 +40,14 @@ struct Options {
     progressive: bool,
 }
 
+/// Every luma sampling the fast paths take against 1×1 chroma.
+const SAMPLINGS: [SamplingFactor; 4] = [
+    SamplingFactor::R_4_4_4,
+    SamplingFactor::R_4_2_2,
+    SamplingFactor::R_4_4_0,
+    SamplingFactor::R_4_2_0,
+];
+
 const DEFAULT: Options = Options {
     sampling: SamplingFactor::R_4_2_0,
     grey: false,
@@ -127,13 +135,7 @@ fn assert_matches(jpeg: &[u8], what: &str) {
 
 #[test]
 fn matches_the_general_decoder_for_every_sampling() {
-    let samplings = [
-        SamplingFactor::R_4_4_4,
-        SamplingFactor::R_4_2_2,
-        SamplingFactor::R_4_4_0,
-        SamplingFactor::R_4_2_0,
-    ];
-    for sampling in samplings {
+    for sampling in SAMPLINGS {
         for (w, h) in [(203, 157), (256, 128), (17, 9), (8, 8), (1, 1), (9, 33)] {
             let options = Options {
                 sampling,
@@ -316,13 +318,7 @@ fn damaged_data_never_panics_and_truncation_is_refused() {
 
 #[test]
 fn progressive_jpegs_match_the_general_decoder_for_every_sampling() {
-    let samplings = [
-        SamplingFactor::R_4_4_4,
-        SamplingFactor::R_4_2_2,
-        SamplingFactor::R_4_4_0,
-        SamplingFactor::R_4_2_0,
-    ];
-    for sampling in samplings {
+    for sampling in SAMPLINGS {
         for (w, h) in [(203, 157), (256, 128), (17, 9), (8, 8), (1, 1), (9, 33)] {
             for restart in [0, 1, 5] {
                 let options = Options {
@@ -423,13 +419,7 @@ fn assert_scaled_matches(jpeg: &[u8], eighths: u32, what: &str) {
 
 #[test]
 fn progressive_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
-    let samplings = [
-        SamplingFactor::R_4_4_4,
-        SamplingFactor::R_4_2_2,
-        SamplingFactor::R_4_4_0,
-        SamplingFactor::R_4_2_0,
-    ];
-    for sampling in samplings {
+    for sampling in SAMPLINGS {
         for (w, h) in [(203, 157), (256, 128), (17, 9), (9, 33)] {
             for restart in [0, 3] {
                 let options = Options {
