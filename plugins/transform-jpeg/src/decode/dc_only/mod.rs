@@ -70,7 +70,6 @@ pub(super) fn decode_scaled<'a>(
     header: &Header<'a>,
     eighths: u32,
 ) -> Option<Decoded<'a>> {
-    header.progressive.as_ref()?;
     let n = usize::try_from(eighths).ok()?;
     let planes = scaled::decode(data, header, n)?;
     let image = assemble(header, &planes.planes, &planes.stride, n)?;

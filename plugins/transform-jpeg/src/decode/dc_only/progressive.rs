@@ -47,7 +47,12 @@ pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes>
         .collect();
     let mut walk = Walk {
         dc_tables: header.dc_tables.clone(),
-        ac_tables: header.ac_tables.clone(),
+        ac_defined: header.ac_tables.each_ref().map(Option::is_some),
+        ac_tables: match keep {
+            Keep::All => header.ac_tables.clone(),
+            Keep::Dc => [None, None],
+        },
+        keep,
         restart_interval: header.restart_interval,
         progress: vec![Progress::None; header.components.len()],
         ac_known: vec![[None; 64]; header.components.len()],
@@ -57,9 +62,8 @@ pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes>
         let end = if scan.start == 0 {
             walk.dc_scan(data, at, header, &scan, (&mut dc, &stride, per_block))?
         } else {
-            let defined = |&(_, _, ac): &(usize, usize, usize)| {
-                walk.ac_tables.get(ac).is_some_and(Option::is_some)
-            };
+            let defined =
+                |&(_, _, ac): &(usize, usize, usize)| walk.ac_defined.get(ac) == Some(&true);
             // An AC scan holds one component (G.1.1.1.1).
             let one = scan.components.len() == 1;
             if scan.end < scan.start
@@ -90,8 +94,11 @@ pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes>
 /// What changes between scans: tables, the restart interval, each component's progress.
 struct Walk {
     dc_tables: [Option<DcTable>; 2],
-    /// The AC tables defined: an AC scan naming another is damage.
+    /// Which AC tables are defined: an AC scan naming another is damage.
+    ac_defined: [bool; 2],
+    /// The AC tables themselves, built only when the AC scans are decoded.
     ac_tables: [Option<AcTable>; 2],
+    keep: Keep,
     restart_interval: u16,
     progress: Vec<Progress>,
     /// Per component and AC coefficient, the bit position it is known down to (`None`: not
@@ -170,7 +177,12 @@ impl Walk {
                 _ => return None,
             };
         }
-        let table = self.ac_tables.get(table)?.as_ref()?;
+        let band = Band {
+            table: self.ac_tables.get(table)?.as_ref()?,
+            start: *band.start(),
+            end: *band.end(),
+            low: scan.low,
+        };
         let plane = coefficients.get_mut(component)?;
         let mut bits = Bits::new(data, at);
         let mut band_end = BandEnd::default();
@@ -181,9 +193,9 @@ impl Walk {
             }
             let block = plane.get_mut(at * 64..at * 64 + 64)?;
             if scan.high == 0 {
-                first_pass(&mut bits, table, block, &band, scan.low, &mut band_end)
+                band.first_pass(&mut bits, block, &mut band_end)
             } else {
-                refine(&mut bits, table, block, &band, scan.low, &mut band_end)
+                band.refine(&mut bits, block, &mut band_end)
             }
         })?;
         bits.finish()
@@ -221,8 +233,11 @@ impl Walk {
                             *table = Some(DcTable::new(codes));
                         }
                     }
-                    for (table, codes) in self.ac_tables.iter_mut().zip(ac) {
-                        if let Some(codes) = codes {
+                    for ((defined, table), codes) in
+                        self.ac_defined.iter_mut().zip(&mut self.ac_tables).zip(ac)
+                    {
+                        *defined |= codes.is_some();
+                        if let (Some(codes), Keep::All) = (codes, self.keep) {
                             *table = Some(AcTable::new(codes));
                         }
                     }
@@ -282,103 +297,99 @@ impl BandEnd {
     }
 }
 
-/// A block's coefficients in `band` sent for the first time (T.81 G.1.2.2), shifted left by
-/// `low`.
-fn first_pass(
-    bits: &mut Bits,
-    table: &AcTable,
-    block: &mut [i16],
-    band: &std::ops::RangeInclusive<usize>,
+/// The coefficients one AC scan sends: `start..=end`, at bit position `low`, coded with `table`.
+struct Band<'t> {
+    table: &'t AcTable,
+    start: usize,
+    end: usize,
     low: u8,
-    band_end: &mut BandEnd,
-) -> Option<()> {
-    if band_end.blocks > 0 {
-        band_end.blocks -= 1;
-        return Some(());
-    }
-    let (mut k, end) = (*band.start(), *band.end());
-    while k <= end {
-        let symbol = bits.ac_symbol(table)?;
-        let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
-        if size == 0 {
-            if run < 15 {
-                band_end.read(bits, run as u32);
-                band_end.blocks -= 1;
-                break;
-            }
-            k += 16;
-            continue;
-        }
-        k += run;
-        if k > end {
-            return None;
-        }
-        *block.get_mut(k)? = extend(bits.take(size), size).wrapping_shl(u32::from(low));
-        k += 1;
-    }
-    Some(())
 }
 
-/// One more bit of a block's coefficients in `band` (T.81 G.1.2.3): a correction bit for
-/// each coefficient already non-zero, and newly non-zero coefficients of ±`2^low`.
-fn refine(
-    bits: &mut Bits,
-    table: &AcTable,
-    block: &mut [i16],
-    band: &std::ops::RangeInclusive<usize>,
-    low: u8,
-    band_end: &mut BandEnd,
-) -> Option<()> {
-    let plus = 1i16.wrapping_shl(u32::from(low));
-    let minus = (-1i16).wrapping_shl(u32::from(low));
-    let correct = |bits: &mut Bits, c: &mut i16| {
-        if bits.take(1) == 1 && *c & plus == 0 {
-            *c = c.wrapping_add(if *c >= 0 { plus } else { minus });
+impl Band<'_> {
+    /// A block's coefficients in the band sent for the first time (T.81 G.1.2.2), shifted left
+    /// by `low`.
+    fn first_pass(&self, bits: &mut Bits, block: &mut [i16], band_end: &mut BandEnd) -> Option<()> {
+        if band_end.blocks > 0 {
+            band_end.blocks -= 1;
+            return Some(());
         }
-    };
-    let (mut k, end) = (*band.start(), *band.end());
-    if band_end.blocks == 0 {
+        let (mut k, end) = (self.start, self.end);
         while k <= end {
-            let symbol = bits.ac_symbol(table)?;
-            let (mut run, size) = (symbol >> 4, symbol & 15);
-            let value = match size {
-                0 if run < 15 => {
-                    band_end.read(bits, u32::from(run));
+            let symbol = bits.ac_symbol(self.table)?;
+            let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+            if size == 0 {
+                if run < 15 {
+                    band_end.read(bits, run as u32);
+                    band_end.blocks -= 1;
                     break;
                 }
-                0 => 0,
-                1 if bits.take(1) == 1 => plus,
-                1 => minus,
-                _ => return None,
-            };
-            // Past `run` zero coefficients (correcting the non-zero ones on the way) to the
-            // place of the new one.
+                k += 16;
+                continue;
+            }
+            k += run;
+            if k > end {
+                return None;
+            }
+            *block.get_mut(k)? = extend(bits.take(size), size).wrapping_shl(u32::from(self.low));
+            k += 1;
+        }
+        Some(())
+    }
+
+    /// One more bit of a block's coefficients in the band (T.81 G.1.2.3): a correction bit for
+    /// each coefficient already non-zero, and newly non-zero coefficients of ±`2^low`.
+    fn refine(&self, bits: &mut Bits, block: &mut [i16], band_end: &mut BandEnd) -> Option<()> {
+        let plus = 1i16.wrapping_shl(u32::from(self.low));
+        let minus = (-1i16).wrapping_shl(u32::from(self.low));
+        let correct = |bits: &mut Bits, c: &mut i16| {
+            if bits.take(1) == 1 && *c & plus == 0 {
+                *c = c.wrapping_add(if *c >= 0 { plus } else { minus });
+            }
+        };
+        let (mut k, end) = (self.start, self.end);
+        if band_end.blocks == 0 {
             while k <= end {
-                let c = block.get_mut(k)?;
-                if *c != 0 {
-                    correct(bits, c);
-                } else if run == 0 {
-                    break;
-                } else {
-                    run -= 1;
+                let symbol = bits.ac_symbol(self.table)?;
+                let (mut run, size) = (symbol >> 4, symbol & 15);
+                let value = match size {
+                    0 if run < 15 => {
+                        band_end.read(bits, u32::from(run));
+                        break;
+                    }
+                    0 => 0,
+                    1 if bits.take(1) == 1 => plus,
+                    1 => minus,
+                    _ => return None,
+                };
+                // Past `run` zero coefficients (correcting the non-zero ones on the way) to the
+                // place of the new one.
+                while k <= end {
+                    let c = block.get_mut(k)?;
+                    if *c != 0 {
+                        correct(bits, c);
+                    } else if run == 0 {
+                        break;
+                    } else {
+                        run -= 1;
+                    }
+                    k += 1;
+                }
+                if value != 0 {
+                    *block.get_mut(k)? = value;
                 }
                 k += 1;
             }
-            if value != 0 {
-                *block.get_mut(k)? = value;
-            }
-            k += 1;
         }
-    }
-    if band_end.blocks > 0 {
-        for c in block.get_mut(k..=end).into_iter().flatten() {
-            if *c != 0 {
-                correct(bits, c);
+        if band_end.blocks > 0 {
+            for c in block.get_mut(k..=end).into_iter().flatten() {
+                if *c != 0 {
+                    correct(bits, c);
+                }
             }
+            band_end.blocks -= 1;
         }
-        band_end.blocks -= 1;
+        Some(())
     }
-    Some(())
 }
 
 /// Calls `visit(unit, slot, index)` for each block of `scan` in the order its data holds them:

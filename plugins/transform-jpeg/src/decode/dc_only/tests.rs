@@ -40,6 +40,16 @@ struct Options {
     progressive: bool,
 }
 
+/// Progressive as jpeg-encoder writes it, with `sampling` and a restart interval of `restart`.
+fn progressive(sampling: SamplingFactor, restart: u16) -> Options {
+    Options {
+        sampling,
+        restart,
+        progressive: true,
+        ..DEFAULT
+    }
+}
+
 /// Every luma sampling the fast paths take against 1×1 chroma.
 const SAMPLINGS: [SamplingFactor; 4] = [
     SamplingFactor::R_4_4_4,
@@ -321,13 +331,7 @@ fn progressive_jpegs_match_the_general_decoder_for_every_sampling() {
     for sampling in SAMPLINGS {
         for (w, h) in [(203, 157), (256, 128), (17, 9), (8, 8), (1, 1), (9, 33)] {
             for restart in [0, 1, 5] {
-                let options = Options {
-                    sampling,
-                    restart,
-                    progressive: true,
-                    ..DEFAULT
-                };
-                let jpeg = encode(w, h, options);
+                let jpeg = encode(w, h, progressive(sampling, restart));
                 assert!(Header::parse(&jpeg).is_some(), "progressive {w}x{h}");
                 assert_matches(
                     &jpeg,
@@ -422,13 +426,7 @@ fn progressive_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
     for sampling in SAMPLINGS {
         for (w, h) in [(203, 157), (256, 128), (17, 9), (9, 33)] {
             for restart in [0, 3] {
-                let options = Options {
-                    sampling,
-                    restart,
-                    progressive: true,
-                    ..DEFAULT
-                };
-                let jpeg = encode(w, h, options);
+                let jpeg = encode(w, h, progressive(sampling, restart));
                 for eighths in [2, 4] {
                     let what = format!("{sampling:?} {w}x{h} restart {restart} at {eighths}/8");
                     assert_scaled_matches(&jpeg, eighths, &what);
