@@ -1,7 +1,9 @@
 //! JPEG, decoded only as large as the rendition needs.
 //!
-//! When 1/8 scale suffices (a thumbnail from a camera photo) and the file is a plain sequential
-//! or progressive JPEG, `dc_only` decodes it from its DC coefficients alone. Otherwise `jpeg-decoder` does:
+//! When 1/8, 1/4 or 1/2 scale suffices (a thumbnail or a `jpegPhoto` from a camera photo) and
+//! the file is a plain sequential or progressive JPEG, `dc_only` decodes it: at 1/8 from its DC
+//! coefficients alone, at 1/4 and 1/2 from each block's first 2×2 or 4×4 coefficients.
+//! Otherwise `jpeg-decoder` does:
 //! `Decoder::scale` makes the inverse DCT produce 1/8, 1/4, 1/2 or full size; a 12-megapixel
 //! photo headed for a 96×96 thumbnail is decoded at 1/8 (about 500×375) and never exists at full
 //! size in memory.
@@ -29,9 +31,8 @@ pub(super) fn decode(data: &[u8], request: &Request) -> Result<Stored, Rejection
 }
 
 /// The fast paths, for a file `dc_only` reads: at 1/8 scale from the DC coefficients alone,
-/// and for a progressive file at 1/4 or 1/2 from all its coefficients (`jpeg-decoder` is slow
-/// on refinement scans). `None` otherwise, and also when the data turns out damaged: then the
-/// general path decodes the file and gives its usual verdict.
+/// and at 1/4 or 1/2 from each block's first coefficients. `None` otherwise, and also when the
+/// data turns out damaged: then the general path decodes the file and gives its usual verdict.
 fn decode_dc_only(data: &[u8], request: &Request) -> Result<Option<Stored>, Rejection> {
     let Some(header) = Header::parse(data) else {
         return Ok(None);

@@ -3,7 +3,8 @@
 //! progressive AC scan.
 
 use super::huffman::{
-    AcTable, DC_RAW, DcTable, EOB_ADVANCE, LUT_BITS, RUN_BITS, RUN_EOB, ac_entry, dc_entry, extend,
+    AcTable, DC_RAW, DcTable, EOB_ADVANCE, LUT_BITS, MAX_AC_SIZE, RUN_BITS, RUN_EOB, ac_entry,
+    dc_entry, extend,
 };
 
 /// Most bits one DC difference takes: a 16-bit code and 11 extra bits.
@@ -178,11 +179,44 @@ impl<'a> Bits<'a> {
         bits
     }
 
-    /// Skips a block's AC coefficients (T.81 F.2.2.2) up to its end-of-block or coefficient 63:
-    /// several short symbols at a time while they stay inside the block, else one by one.
+    /// Decodes a block's AC coefficients (T.81 F.2.2.2) while their zigzag positions are at
+    /// most `last`, handing each one that is not zero to `store(position, value)`, then skips
+    /// the rest of the block.
     #[inline(always)]
-    pub(super) fn skip_ac(&mut self, table: &AcTable) -> Option<()> {
+    pub(super) fn ac_prefix(
+        &mut self,
+        table: &AcTable,
+        last: u32,
+        mut store: impl FnMut(usize, i16),
+    ) -> Option<()> {
         let mut k = 1;
+        while k <= last {
+            let symbol = self.ac_symbol(table)?;
+            let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
+            match (run, size) {
+                (0, 0) => return Some(()),
+                (15, 0) => k += 16,
+                (_, 0) => return None,
+                (_, size) if size > u32::from(MAX_AC_SIZE) => return None,
+                (run, size) => {
+                    k += run;
+                    // At least 16 bits are left after a symbol's code.
+                    store(k as usize, extend(self.take(size), size));
+                    k += 1;
+                }
+            }
+        }
+        self.skip_ac(table, k)
+    }
+
+    /// Skips a block's AC coefficients (T.81 F.2.2.2) from position `k` up to its end-of-block
+    /// or coefficient 63: several short symbols at a time while they stay inside the block,
+    /// else one by one.
+    #[inline(always)]
+    pub(super) fn skip_ac(&mut self, table: &AcTable, mut k: u32) -> Option<()> {
+        if k >= 64 {
+            return (k == 64).then_some(());
+        }
         loop {
             // At least 56 bits after this; one pass takes at most 26 (a 16-bit code and 10).
             self.refill();

@@ -18,7 +18,7 @@ pub(super) const EOB_ADVANCE: u32 = 128;
 /// Largest DC difference category for 8-bit samples (T.81 Table F.1).
 const MAX_DC_SIZE: u8 = 11;
 /// Largest AC coefficient category for 8-bit samples (T.81 Table F.2).
-const MAX_AC_SIZE: u8 = 10;
+pub(super) const MAX_AC_SIZE: u8 = 10;
 
 /// A canonical Huffman code, for decoding bit by bit.
 #[derive(Debug, Clone)]

@@ -14,15 +14,19 @@
 //! general decoder, so a damaged file gets exactly the general decoder's verdict.
 //!
 //! - `header`: marker segments before and after the scan.
+//! - `colour`: chroma upsampling and YCbCr to RGB.
 //! - `huffman`: Huffman tables and their lookups.
 //! - `bits`: the bit reader; a DC difference; skipping a block's AC coefficients.
 //! - `scan`: the MCU loop, restart intervals, the DC planes.
 //! - `progressive`: a progressive frame's DC scans, its AC scans skipped, or all its scans
 //!   decoded into coefficients;
-//! - `scaled`: a progressive frame at 1/4 or 1/2 scale, by a 2×2 or 4×4 inverse DCT of those
-//!   coefficients (`decode_scaled`), for which `jpeg-decoder` is slow on refinement scans.
+//! - `scaled`: any of these frames at 1/4 or 1/2 scale, by a 2×2 or 4×4 inverse DCT of each
+//!   block's first coefficients (`decode_scaled`): a progressive frame from all its scans
+//!   (`jpeg-decoder` is slow on refinement scans), a sequential one decoding each block only
+//!   as far as those coefficients go.
 
 mod bits;
+mod colour;
 mod header;
 mod huffman;
 mod progressive;
@@ -63,20 +67,17 @@ pub(super) fn decode<'a>(data: &'a [u8], header: &Header<'a>) -> Option<Decoded<
     Some(Decoded { image, exif })
 }
 
-/// Decodes the progressive frame `header` (read from `data`) introduces at `eighths` (2 or 4)
-/// eighths of its size, from all its coefficients; `None` as for [`decode`].
+/// Decodes the frame `header` (read from `data`) introduces at `eighths` (2 or 4) eighths of
+/// its size; `None` as for [`decode`].
 pub(super) fn decode_scaled<'a>(
     data: &'a [u8],
     header: &Header<'a>,
     eighths: u32,
 ) -> Option<Decoded<'a>> {
     let n = usize::try_from(eighths).ok()?;
-    let planes = scaled::decode(data, header, n)?;
+    let (planes, exif) = scaled::decode(data, header, n)?;
     let image = assemble(header, &planes.planes, &planes.stride, n)?;
-    Some(Decoded {
-        image,
-        exif: header.exif,
-    })
+    Some(Decoded { image, exif })
 }
 
 /// The DC planes as RGB pixels, cropped to the image.
@@ -107,15 +108,15 @@ fn assemble(
             pixels::grey_to_rgb(&cropped)
         }
         ([y, cb, cr], &[y_stride, c_stride, _], [first, ..]) => {
-            let luma = Plane {
+            let luma = colour::Plane {
                 samples: y,
                 stride: y_stride,
             };
-            let chroma = [cb, cr].map(|samples| Plane {
+            let chroma = [cb, cr].map(|samples| colour::Plane {
                 samples,
                 stride: c_stride,
             });
-            ycbcr_to_rgb(luma, chroma, (width, height), (first.h, first.v))?
+            colour::ycbcr_to_rgb(luma, chroma, (width, height), (first.h, first.v))?
         }
         _ => return None,
     };
@@ -127,84 +128,4 @@ fn sample(dc: i16, quant: u16) -> u8 {
     // |dc| ≤ 2^15 and quant < 2^16, so the product (and the rounding term) fits in an i32.
     let scaled = i32::from(dc) * i32::from(quant);
     (((scaled + 4) >> 3) + 128).clamp(0, 255) as u8
-}
-
-/// A plane of 8-bit samples, `stride` to a row.
-#[derive(Debug, Clone, Copy)]
-struct Plane<'a> {
-    samples: &'a [u8],
-    stride: usize,
-}
-
-impl<'a> Plane<'a> {
-    fn row(self, y: usize) -> Option<&'a [u8]> {
-        self.samples.get(y * self.stride..(y + 1) * self.stride)
-    }
-
-    fn rows(self) -> usize {
-        self.samples.len() / self.stride.max(1)
-    }
-}
-
-/// Fixed-point JFIF coefficients, × 2^16: Cr→R, Cb→G, Cr→G, Cb→B.
-const CR_R: i32 = 91_881; // 1.402
-const CB_G: i32 = 22_554; // 0.344136
-const CR_G: i32 = 46_802; // 0.714136
-const CB_B: i32 = 116_130; // 1.772
-
-/// Upsamples the chroma planes to the luma grid (`factors` = luma blocks per chroma block
-/// across and down) and converts to RGB. Chroma is kept at 16× precision between the two.
-fn ycbcr_to_rgb(
-    luma: Plane,
-    [cb, cr]: [Plane; 2],
-    (width, height): (usize, usize),
-    (h, v): (usize, usize),
-) -> Option<Vec<u8>> {
-    let columns = taps(width, h, cb.stride);
-    let chroma_rows = taps(height, v, cb.rows());
-    let mut rgb = Vec::with_capacity(width * height * 3);
-    for (y, &(near, far)) in chroma_rows.iter().enumerate() {
-        let luma = luma.row(y)?.get(..width)?;
-        let rows = [cb.row(near)?, cb.row(far)?, cr.row(near)?, cr.row(far)?];
-        for (&l, &(x_near, x_far)) in luma.iter().zip(&columns) {
-            // 3:1 across, then 3:1 down: weights summing to 16.
-            let filter = |near: &[u8], far: &[u8]| -> Option<i32> {
-                let across = |row: &[u8]| -> Option<i32> {
-                    Some(3 * i32::from(*row.get(x_near)?) + i32::from(*row.get(x_far)?))
-                };
-                Some(3 * across(near)? + across(far)? - 16 * 128)
-            };
-            let cb = filter(rows[0], rows[1])?;
-            let cr = filter(rows[2], rows[3])?;
-            let y = (i32::from(l) << 20) + (1 << 19);
-            let channel = |value: i32| (value >> 20).clamp(0, 255) as u8;
-            rgb.extend_from_slice(&[
-                channel(y + CR_R * cr),
-                channel(y - CB_G * cb - CR_G * cr),
-                channel(y + CB_B * cb),
-            ]);
-        }
-    }
-    Some(rgb)
-}
-
-/// For each of `len` output positions along an axis, the nearer and the farther of the `input`
-/// chroma samples around it, weighted 3:1 (the triangle filter libjpeg calls "fancy
-/// upsampling"), for a factor of 1 (no filtering: both are the same sample) or 2.
-fn taps(len: usize, factor: usize, input: usize) -> Vec<(usize, usize)> {
-    let last = input.saturating_sub(1);
-    (0..len)
-        .map(|i| {
-            if factor == 1 {
-                return (i.min(last), i.min(last));
-            }
-            let near = (i / 2).min(last);
-            let far = if i % 2 == 0 {
-                near.saturating_sub(1)
-            } else {
-                (near + 1).min(last)
-            };
-            (near, far)
-        })
-        .collect()
 }

@@ -14,7 +14,7 @@
 use super::bits::Bits;
 use super::header::{self, Header, Scan};
 use super::huffman::{AcTable, DcTable, extend};
-use super::scan::{Planes, mcu_grid};
+use super::scan::{Planes, block_grid, mcu_grid};
 
 /// Where a component's DC coefficients stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +39,11 @@ pub(super) enum Keep {
 /// holds 64 values a block).
 pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes> {
     let first = header.progressive.clone()?;
-    let (cols, rows) = mcu_grid(header);
-    let stride: Vec<usize> = header.components.iter().map(|c| cols * c.h).collect();
+    let grid = block_grid(header);
+    let stride: Vec<usize> = grid.iter().map(|&(width, _)| width).collect();
     let per_block = if keep == Keep::All { 64 } else { 1 };
-    let mut dc: Vec<Vec<i16>> = (header.components.iter().zip(&stride))
-        .map(|(c, &width)| vec![0; width * rows * c.v * per_block])
+    let mut dc: Vec<Vec<i16>> = (grid.iter())
+        .map(|&(width, height)| vec![0; width * height * per_block])
         .collect();
     let mut walk = Walk {
         dc_tables: header.dc_tables.clone(),

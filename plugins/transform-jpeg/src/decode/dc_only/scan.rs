@@ -22,16 +22,17 @@ pub(super) struct Planes {
     pub(super) end: usize,
 }
 
-/// One block of an MCU: its component, tables and position relative to the MCU's first block.
+/// One block of an MCU: its component and tables, and where it sits in the MCU.
 #[derive(Clone, Copy)]
-struct Block<'t> {
-    component: usize,
+pub(super) struct Block<'t> {
+    pub(super) component: usize,
     dc: &'t DcTable,
-    ac: &'t AcTable,
-    /// Index steps in the component's plane: per MCU row, per MCU column, and this block's offset.
-    row_step: usize,
-    col_step: usize,
-    offset: usize,
+    pub(super) ac: &'t AcTable,
+    /// The component's blocks per MCU across and down, and this block's column and row in it.
+    h: usize,
+    v: usize,
+    x: usize,
+    y: usize,
 }
 
 /// MCU columns and rows of the frame (T.81 A.2).
@@ -43,14 +44,19 @@ pub(super) fn mcu_grid(header: &Header) -> (usize, usize) {
     )
 }
 
-/// The planes are filled MCU by MCU; these are the blocks of one MCU in scan order (T.81
-/// A.2.3), and each plane's width in blocks.
-fn layout<'h>(header: &'h Header, cols: usize) -> Option<(Vec<Block<'h>>, Vec<usize>)> {
+/// Each component's size in blocks, across and down: whole MCUs, so possibly wider and taller
+/// than the image.
+pub(super) fn block_grid(header: &Header) -> Vec<(usize, usize)> {
+    let (cols, rows) = mcu_grid(header);
+    (header.components.iter())
+        .map(|c| (cols * c.h, rows * c.v))
+        .collect()
+}
+
+/// The blocks of one MCU in scan order (T.81 A.2.3).
+fn layout<'h>(header: &'h Header) -> Option<Vec<Block<'h>>> {
     let mut blocks = Vec::new();
-    let mut strides = Vec::new();
     for (component, c) in header.components.iter().enumerate() {
-        let stride = cols * c.h;
-        strides.push(stride);
         let dc = header.dc_tables.get(c.dc_table)?.as_ref()?;
         let ac = header.ac_tables.get(c.ac_table)?.as_ref()?;
         for y in 0..c.v {
@@ -59,23 +65,28 @@ fn layout<'h>(header: &'h Header, cols: usize) -> Option<(Vec<Block<'h>>, Vec<us
                     component,
                     dc,
                     ac,
-                    row_step: stride * c.v,
-                    col_step: c.h,
-                    offset: y * stride + x,
+                    h: c.h,
+                    v: c.v,
+                    x,
+                    y,
                 });
             }
         }
     }
-    Some((blocks, strides))
+    Some(blocks)
 }
 
-/// Decodes the scan that starts at `header.scan_start`.
-pub(super) fn decode(data: &[u8], header: &Header) -> Option<Planes> {
+/// Walks the scan that starts at `header.scan_start` MCU by MCU, through its restart
+/// intervals, and decodes each block's DC coefficient; `each(bits, block, (x, y), dc)` then
+/// reads the block's AC coefficients, the block being at column `x` and row `y` of its
+/// component's blocks. Returns where the entropy-coded data ended.
+#[inline(always)]
+pub(super) fn walk<F>(data: &[u8], header: &Header, mut each: F) -> Option<usize>
+where
+    F: FnMut(&mut Bits, Block, (usize, usize), i16) -> Option<()>,
+{
     let (cols, rows) = mcu_grid(header);
-    let (blocks, stride) = layout(header, cols)?;
-    let mut dc: Vec<Vec<i16>> = (header.components.iter().zip(&stride))
-        .map(|(c, &width)| vec![0; width * rows * c.v])
-        .collect();
+    let blocks = layout(header)?;
     let mut bits = Bits::new(data, header.scan_start);
     let mut predictors = [0i16; 3];
     let interval = usize::from(header.restart_interval);
@@ -91,18 +102,29 @@ pub(super) fn decode(data: &[u8], header: &Header) -> Option<Planes> {
                 }
                 left -= 1;
             }
-            for block in &blocks {
+            for &block in &blocks {
                 let predictor = predictors.get_mut(block.component)?;
                 *predictor = predictor.wrapping_add(bits.dc_diff(block.dc)?);
-                let at = row * block.row_step + col * block.col_step + block.offset;
-                *dc.get_mut(block.component)?.get_mut(at)? = *predictor;
-                bits.skip_ac(block.ac)?;
+                let at = (col * block.h + block.x, row * block.v + block.y);
+                each(&mut bits, block, at, *predictor)?;
             }
         }
         if bits.overran() {
             return None;
         }
     }
-    let end = bits.finish()?;
+    bits.finish()
+}
+
+/// Decodes the scan that starts at `header.scan_start` for its DC coefficients.
+pub(super) fn decode(data: &[u8], header: &Header) -> Option<Planes> {
+    let grid = block_grid(header);
+    let mut dc: Vec<Vec<i16>> = grid.iter().map(|&(w, h)| vec![0; w * h]).collect();
+    let stride: Vec<usize> = grid.iter().map(|&(w, _)| w).collect();
+    let end = walk(data, header, |bits, block, (x, y), value| {
+        let plane = dc.get_mut(block.component)?;
+        *plane.get_mut(y * stride.get(block.component)? + x)? = value;
+        bits.skip_ac(block.ac, 1)
+    })?;
     Some(Planes { dc, stride, end })
 }

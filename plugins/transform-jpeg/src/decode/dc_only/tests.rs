@@ -286,6 +286,8 @@ fn exif_is_found_before_the_frame_and_after_the_scan() {
     let late = [&out[..eoi], b"\xFF\xE1\x00\x0CExif\0\0late", &out[eoi..]].concat();
     let header = Header::parse(&late).unwrap();
     assert_eq!(decode(&late, &header).unwrap().exif, Some(&b"late"[..]));
+    let scaled = super::decode_scaled(&late, &header, 4).unwrap();
+    assert_eq!(scaled.exif, Some(&b"late"[..]));
     assert_eq!(header.exif_before_frame, Some(&b"II*\0early"[..]));
 }
 
@@ -467,4 +469,68 @@ fn damaged_progressive_jpegs_never_panic_at_a_quarter_or_a_half() {
             let _ = super::decode_scaled(damaged, header, 4);
         });
     }
+}
+
+#[test]
+fn sequential_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
+    for sampling in SAMPLINGS {
+        for (w, h) in [(203, 157), (256, 128), (17, 9), (9, 33), (1, 1)] {
+            for restart in [0, 3] {
+                let options = Options {
+                    sampling,
+                    restart,
+                    ..DEFAULT
+                };
+                let jpeg = encode(w, h, options);
+                for eighths in [2, 4] {
+                    let what = format!("{sampling:?} {w}x{h} restart {restart} at {eighths}/8");
+                    assert_scaled_matches(&jpeg, eighths, &what);
+                }
+            }
+        }
+    }
+    // Quality 100 leaves long runs of zeros (ZRL symbols) and large values; quality 1 all but
+    // the first coefficients zero.
+    for quality in [1, 50, 100] {
+        let options = Options { quality, ..DEFAULT };
+        for eighths in [2, 4] {
+            let what = format!("quality {quality} at {eighths}/8");
+            assert_scaled_matches(&encode(120, 90, options), eighths, &what);
+        }
+    }
+    let grey = Options {
+        grey: true,
+        restart: 2,
+        ..DEFAULT
+    };
+    for eighths in [2, 4] {
+        assert_scaled_matches(&encode(99, 45, grey), eighths, "grey with restarts");
+    }
+}
+
+#[test]
+fn damaged_sequential_jpegs_at_a_quarter_or_a_half_are_refused_without_panicking() {
+    let options = Options {
+        restart: 4,
+        ..DEFAULT
+    };
+    for jpeg in [encode(90, 70, options), encode(70, 50, DEFAULT)] {
+        let scan = find_marker(&jpeg, 0xDA);
+        for len in 0..jpeg.len() - 1 {
+            let cut = &jpeg[..len];
+            let decoded = Header::parse(cut).and_then(|h| super::decode_scaled(cut, &h, 4));
+            assert!(decoded.is_none() || len < scan, "cut at {len}");
+        }
+        damage(&jpeg, 0x2545_F491, 3000, |damaged, header| {
+            let _ = super::decode_scaled(damaged, header, 2);
+        });
+    }
+    let mut wrong = encode(203, 157, options);
+    let rst1 = find_marker(&wrong, 0xD1);
+    wrong[rst1 + 1] = 0xD3;
+    let header = Header::parse(&wrong).unwrap();
+    assert!(
+        super::decode_scaled(&wrong, &header, 4).is_none(),
+        "RST out of order"
+    );
 }
