@@ -179,6 +179,20 @@ impl<'a> Bits<'a> {
         bits
     }
 
+    /// Skips `n` raw bits (any number).
+    #[inline(always)]
+    pub(super) fn skip(&mut self, n: u32) {
+        let mut left = n;
+        while left > 0 {
+            let step = left.min(32);
+            if self.count < step {
+                self.refill();
+            }
+            self.consume(step);
+            left -= step;
+        }
+    }
+
     /// Decodes a block's AC coefficients (T.81 F.2.2.2) while their zigzag positions are at
     /// most `last`, handing each one that is not zero to `store(position, value)`, then skips
     /// the rest of the block.

@@ -18,6 +18,7 @@
 //! - `huffman`: Huffman tables and their lookups.
 //! - `bits`: the bit reader; a DC difference; skipping a block's AC coefficients.
 //! - `scan`: the MCU loop, restart intervals, the DC planes.
+//! - `band`: a progressive frame's AC scans decoded into coefficients.
 //! - `progressive`: a progressive frame's DC scans, its AC scans skipped, or all its scans
 //!   decoded into coefficients;
 //! - `scaled`: any of these frames at 1/4 or 1/2 scale, by a 2×2 or 4×4 inverse DCT of each
@@ -25,6 +26,7 @@
 //!   (`jpeg-decoder` is slow on refinement scans), a sequential one decoding each block only
 //!   as far as those coefficients go.
 
+mod band;
 mod bits;
 mod colour;
 mod header;

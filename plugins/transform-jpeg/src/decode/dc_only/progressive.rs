@@ -11,9 +11,10 @@
 //! inside an AC scan's data is not seen: those bits are never read, and the 1/8-scale picture
 //! does not depend on them.
 
+use super::band::{Band, BandEnd};
 use super::bits::Bits;
 use super::header::{self, Header, Scan};
-use super::huffman::{AcTable, DcTable, extend};
+use super::huffman::{AcTable, DcTable};
 use super::scan::{Planes, block_grid, mcu_grid};
 
 /// Where a component's DC coefficients stand.
@@ -30,8 +31,10 @@ enum Progress {
 pub(super) enum Keep {
     /// Its DC coefficient: the AC scans are skipped.
     Dc,
-    /// All 64 coefficients, in zigzag order: the AC scans are decoded too.
-    All,
+    /// All 64 coefficients, in zigzag order, the AC scans decoded too: those up to zigzag
+    /// position `last` in full; of those after it only whether they are zero (what parsing a
+    /// refinement scan needs), their values left unfinished.
+    Upto(usize),
 }
 
 /// Decodes the scans of the progressive frame `header` introduces: per block, its quantised
@@ -41,7 +44,7 @@ pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes>
     let first = header.progressive.clone()?;
     let grid = block_grid(header);
     let stride: Vec<usize> = grid.iter().map(|&(width, _)| width).collect();
-    let per_block = if keep == Keep::All { 64 } else { 1 };
+    let per_block = if keep == Keep::Dc { 1 } else { 64 };
     let mut dc: Vec<Vec<i16>> = (grid.iter())
         .map(|&(width, height)| vec![0; width * height * per_block])
         .collect();
@@ -49,13 +52,17 @@ pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes>
         dc_tables: header.dc_tables.clone(),
         ac_defined: header.ac_tables.each_ref().map(Option::is_some),
         ac_tables: match keep {
-            Keep::All => header.ac_tables.clone(),
+            Keep::Upto(_) => header.ac_tables.clone(),
             Keep::Dc => [None, None],
         },
         keep,
         restart_interval: header.restart_interval,
         progress: vec![Progress::None; header.components.len()],
         ac_known: vec![[None; 64]; header.components.len()],
+        nonzero: match keep {
+            Keep::Upto(_) => grid.iter().map(|&(w, h)| vec![0; w * h]).collect(),
+            Keep::Dc => Vec::new(),
+        },
     };
     let (mut scan, mut at) = (first, header.scan_start);
     loop {
@@ -75,7 +82,9 @@ pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes>
             }
             match keep {
                 Keep::Dc => skip_entropy(data, at)?,
-                Keep::All => walk.ac_scan(data, at, header, &scan, (&mut dc, &stride))?,
+                Keep::Upto(last) => {
+                    walk.ac_scan(data, at, header, &scan, last, (&mut dc, &stride))?
+                }
             }
         };
         match walk.next_scan(data, end, header)? {
@@ -104,6 +113,9 @@ struct Walk {
     /// Per component and AC coefficient, the bit position it is known down to (`None`: not
     /// sent yet), when the AC scans are decoded.
     ac_known: Vec<[Option<u8>; 64]>,
+    /// Per component and block, which of its coefficients are not zero (bit k for zigzag
+    /// position k), when the AC scans are decoded: a refinement scan reads a bit for each.
+    nonzero: Vec<Vec<u64>>,
 }
 
 impl Walk {
@@ -164,6 +176,7 @@ impl Walk {
         at: usize,
         header: &Header,
         scan: &Scan,
+        last: usize,
         (coefficients, stride): (&mut [Vec<i16>], &[usize]),
     ) -> Option<usize> {
         let [(component, _, table)] = scan.components[..] else {
@@ -177,13 +190,9 @@ impl Walk {
                 _ => return None,
             };
         }
-        let band = Band {
-            table: self.ac_tables.get(table)?.as_ref()?,
-            start: *band.start(),
-            end: *band.end(),
-            low: scan.low,
-        };
+        let band = Band::new(self.ac_tables.get(table)?.as_ref()?, band, scan.low, last);
         let plane = coefficients.get_mut(component)?;
+        let nonzero = self.nonzero.get_mut(component)?;
         let mut bits = Bits::new(data, at);
         let mut band_end = BandEnd::default();
         let mut restarts = Restarts::new(self.restart_interval);
@@ -191,11 +200,12 @@ impl Walk {
             if restarts.at(unit, &mut bits)? {
                 band_end = BandEnd::default();
             }
-            let block = plane.get_mut(at * 64..at * 64 + 64)?;
+            let block = plane.get_mut(at * 64..at * 64 + 64)?.try_into().ok()?;
+            let nonzero = nonzero.get_mut(at)?;
             if scan.high == 0 {
-                band.first_pass(&mut bits, block, &mut band_end)
+                band.first_pass(&mut bits, block, nonzero, &mut band_end)
             } else {
-                band.refine(&mut bits, block, &mut band_end)
+                band.refine(&mut bits, block, nonzero, &mut band_end)
             }
         })?;
         bits.finish()
@@ -237,7 +247,7 @@ impl Walk {
                         self.ac_defined.iter_mut().zip(&mut self.ac_tables).zip(ac)
                     {
                         *defined |= codes.is_some();
-                        if let (Some(codes), Keep::All) = (codes, self.keep) {
+                        if let (Some(codes), Keep::Upto(_)) = (codes, self.keep) {
                             *table = Some(AcTable::new(codes));
                         }
                     }
@@ -280,115 +290,6 @@ impl Restarts {
         bits.restart(self.next)?;
         self.next = (self.next + 1) % 8;
         Some(true)
-    }
-}
-
-/// How many blocks, after the current one, end their band at once (an end-of-band run,
-/// EOBRUN, T.81 G.1.2.2).
-#[derive(Debug, Default)]
-struct BandEnd {
-    blocks: u32,
-}
-
-impl BandEnd {
-    /// Reads an end-of-band run of `2^run` blocks plus `run` extra bits, this block included.
-    fn read(&mut self, bits: &mut Bits, run: u32) {
-        self.blocks = (1 << run) + bits.take(run);
-    }
-}
-
-/// The coefficients one AC scan sends: `start..=end`, at bit position `low`, coded with `table`.
-struct Band<'t> {
-    table: &'t AcTable,
-    start: usize,
-    end: usize,
-    low: u8,
-}
-
-impl Band<'_> {
-    /// A block's coefficients in the band sent for the first time (T.81 G.1.2.2), shifted left
-    /// by `low`.
-    fn first_pass(&self, bits: &mut Bits, block: &mut [i16], band_end: &mut BandEnd) -> Option<()> {
-        if band_end.blocks > 0 {
-            band_end.blocks -= 1;
-            return Some(());
-        }
-        let (mut k, end) = (self.start, self.end);
-        while k <= end {
-            let symbol = bits.ac_symbol(self.table)?;
-            let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
-            if size == 0 {
-                if run < 15 {
-                    band_end.read(bits, run as u32);
-                    band_end.blocks -= 1;
-                    break;
-                }
-                k += 16;
-                continue;
-            }
-            k += run;
-            if k > end {
-                return None;
-            }
-            *block.get_mut(k)? = extend(bits.take(size), size).wrapping_shl(u32::from(self.low));
-            k += 1;
-        }
-        Some(())
-    }
-
-    /// One more bit of a block's coefficients in the band (T.81 G.1.2.3): a correction bit for
-    /// each coefficient already non-zero, and newly non-zero coefficients of ±`2^low`.
-    fn refine(&self, bits: &mut Bits, block: &mut [i16], band_end: &mut BandEnd) -> Option<()> {
-        let plus = 1i16.wrapping_shl(u32::from(self.low));
-        let minus = (-1i16).wrapping_shl(u32::from(self.low));
-        let correct = |bits: &mut Bits, c: &mut i16| {
-            if bits.take(1) == 1 && *c & plus == 0 {
-                *c = c.wrapping_add(if *c >= 0 { plus } else { minus });
-            }
-        };
-        let (mut k, end) = (self.start, self.end);
-        if band_end.blocks == 0 {
-            while k <= end {
-                let symbol = bits.ac_symbol(self.table)?;
-                let (mut run, size) = (symbol >> 4, symbol & 15);
-                let value = match size {
-                    0 if run < 15 => {
-                        band_end.read(bits, u32::from(run));
-                        break;
-                    }
-                    0 => 0,
-                    1 if bits.take(1) == 1 => plus,
-                    1 => minus,
-                    _ => return None,
-                };
-                // Past `run` zero coefficients (correcting the non-zero ones on the way) to the
-                // place of the new one.
-                while k <= end {
-                    let c = block.get_mut(k)?;
-                    if *c != 0 {
-                        correct(bits, c);
-                    } else if run == 0 {
-                        break;
-                    } else {
-                        run -= 1;
-                    }
-                    k += 1;
-                }
-                if value != 0 {
-                    *block.get_mut(k)? = value;
-                }
-                k += 1;
-            }
-        }
-        if band_end.blocks > 0 {
-            for c in block.get_mut(k..=end).into_iter().flatten() {
-                if *c != 0 {
-                    correct(bits, c);
-                }
-            }
-            band_end.blocks -= 1;
-        }
-        Some(())
     }
 }
 

@@ -68,8 +68,9 @@ impl Samples {
 }
 
 fn progressive_at<const N: usize>(data: &[u8], header: &Header) -> Option<Samples> {
-    let coefficients = progressive::decode(data, header, Keep::All)?;
     let idcts = Idct::<N>::per_component(header);
+    let last = idcts.first()?.last() as usize;
+    let coefficients = progressive::decode(data, header, Keep::Upto(last))?;
     let mut out = planes::<N>(header);
     for (component, (idct, plane)) in idcts.iter().zip(&coefficients.dc).enumerate() {
         let across = *coefficients.stride.get(component)?;
