@@ -32,7 +32,8 @@ pub(super) struct Band<'t> {
     low: u8,
     /// The positions `start..=end` as a mask.
     positions: u64,
-    /// The positions whose values are kept; of the others only whether they are zero.
+    /// The positions whose values are kept (the block's slice holds them); of the others only
+    /// whether they are zero.
     kept: u64,
 }
 
@@ -73,7 +74,7 @@ impl<'t> Band<'t> {
     pub(super) fn first_pass(
         &self,
         bits: &mut Bits,
-        block: &mut [i16; 64],
+        block: &mut [i16],
         nonzero: &mut u64,
         band_end: &mut BandEnd,
     ) -> Option<()> {
@@ -99,7 +100,9 @@ impl<'t> Band<'t> {
                 return None;
             }
             let value = extend(bits.take(size), size).wrapping_shl(u32::from(self.low));
-            *block.get_mut(k)? = value;
+            if let Some(kept) = block.get_mut(k) {
+                *kept = value;
+            }
             if value != 0 {
                 *nonzero |= 1 << k;
             }
@@ -113,7 +116,7 @@ impl<'t> Band<'t> {
     pub(super) fn refine(
         &self,
         bits: &mut Bits,
-        block: &mut [i16; 64],
+        block: &mut [i16],
         nonzero: &mut u64,
         band_end: &mut BandEnd,
     ) -> Option<()> {
@@ -143,7 +146,12 @@ impl<'t> Band<'t> {
                 let place = (zeros.trailing_zeros() as usize).min(end + 1);
                 self.correct(bits, block, *nonzero & span(k, place.wrapping_sub(1)), plus)?;
                 if value != 0 {
-                    *block.get_mut(place)? = value;
+                    if place > 63 {
+                        return None;
+                    }
+                    if let Some(kept) = block.get_mut(place) {
+                        *kept = value;
+                    }
                     *nonzero |= 1 << place;
                 }
                 k = place + 1;
@@ -160,7 +168,7 @@ impl<'t> Band<'t> {
     /// first, and adds `plus` to the magnitude of those kept whose bit is 1 and whose bit
     /// `low` is not yet set; the bits of the others are only skipped.
     #[inline(always)]
-    fn correct(&self, bits: &mut Bits, block: &mut [i16; 64], which: u64, plus: i16) -> Option<()> {
+    fn correct(&self, bits: &mut Bits, block: &mut [i16], which: u64, plus: i16) -> Option<()> {
         let skipped = (which & !self.kept).count_ones();
         let mut which = which & self.kept;
         while which != 0 {
@@ -182,5 +190,18 @@ impl<'t> Band<'t> {
         }
         bits.skip(skipped);
         Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_masks_of_positions() {
+        assert_eq!(span(3, 5), 0b11_1000);
+        assert_eq!(span(5, 3), 0);
+        assert_eq!(span(0, 63), u64::MAX);
+        assert_eq!(onwards(64), 0);
     }
 }

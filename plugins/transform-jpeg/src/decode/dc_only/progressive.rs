@@ -31,20 +31,30 @@ enum Progress {
 pub(super) enum Keep {
     /// Its DC coefficient: the AC scans are skipped.
     Dc,
-    /// All 64 coefficients, in zigzag order, the AC scans decoded too: those up to zigzag
-    /// position `last` in full; of those after it only whether they are zero (what parsing a
-    /// refinement scan needs), their values left unfinished.
+    /// Its coefficients up to zigzag position `last`, in zigzag order, the AC scans decoded
+    /// too; of those after it only whether they are zero, which parsing a refinement scan
+    /// needs.
     Upto(usize),
 }
 
+impl Keep {
+    /// How many values a block keeps.
+    fn per_block(self) -> usize {
+        match self {
+            Keep::Dc => 1,
+            Keep::Upto(last) => last + 1,
+        }
+    }
+}
+
 /// Decodes the scans of the progressive frame `header` introduces: per block, its quantised
-/// DC coefficient, or with [`Keep::All`] its 64 quantised coefficients (so `Planes::dc`
-/// holds 64 values a block).
+/// DC coefficient, or with [`Keep::Upto`] its first quantised coefficients (so `Planes::dc`
+/// holds that many values a block).
 pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes> {
     let first = header.progressive.clone()?;
     let grid = block_grid(header);
     let stride: Vec<usize> = grid.iter().map(|&(width, _)| width).collect();
-    let per_block = if keep == Keep::Dc { 1 } else { 64 };
+    let per_block = keep.per_block();
     let mut dc: Vec<Vec<i16>> = (grid.iter())
         .map(|&(width, height)| vec![0; width * height * per_block])
         .collect();
@@ -167,8 +177,8 @@ impl Walk {
         bits.finish()
     }
 
-    /// Decodes one AC scan starting at `at` into the coefficients `coefficients` (64 a block,
-    /// zigzag order): a first scan of its band (G.1.2.2) or a refinement by one bit (G.1.2.3).
+    /// Decodes one AC scan starting at `at` into the coefficients `coefficients` (`last` + 1 a
+    /// block, zigzag order): a first scan of its band (G.1.2.2) or a refinement by one bit (G.1.2.3).
     /// Returns where its data ends.
     fn ac_scan(
         &mut self,
@@ -200,7 +210,7 @@ impl Walk {
             if restarts.at(unit, &mut bits)? {
                 band_end = BandEnd::default();
             }
-            let block = plane.get_mut(at * 64..at * 64 + 64)?.try_into().ok()?;
+            let block = plane.get_mut(at * (last + 1)..(at + 1) * (last + 1))?;
             let nonzero = nonzero.get_mut(at)?;
             if scan.high == 0 {
                 band.first_pass(&mut bits, block, nonzero, &mut band_end)

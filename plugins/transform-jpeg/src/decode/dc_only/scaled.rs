@@ -74,8 +74,8 @@ fn progressive_at<const N: usize>(data: &[u8], header: &Header) -> Option<Sample
     let mut out = planes::<N>(header);
     for (component, (idct, plane)) in idcts.iter().zip(&coefficients.dc).enumerate() {
         let across = *coefficients.stride.get(component)?;
-        for (at, block) in plane.chunks_exact(64).enumerate() {
-            let samples = idct.samples(idct.dequantise_zigzag(block.try_into().ok()?));
+        for (at, block) in plane.chunks_exact(last + 1).enumerate() {
+            let samples = idct.samples(idct.dequantise_zigzag(block));
             out.put(component, (at % across, at / across), &samples)?;
         }
     }
@@ -162,11 +162,11 @@ impl<const N: usize> Idct<N> {
 
     /// The dequantised coefficients of a block held in zigzag order.
     #[inline(always)]
-    fn dequantise_zigzag(&self, block: &[i16; 64]) -> Rows<N> {
+    fn dequantise_zigzag(&self, block: &[i16]) -> Rows<N> {
         let mut rows = [[0.0; N]; N];
-        for v in 0..N {
-            for u in 0..N {
-                rows[v][u] = f32::from(block[self.position[v][u] & 63]) * self.quant[v][u];
+        for ((row, positions), quant) in rows.iter_mut().zip(&self.position).zip(&self.quant) {
+            for ((value, &k), &q) in row.iter_mut().zip(positions).zip(quant) {
+                *value = f32::from(block.get(k).copied().unwrap_or(0)) * q;
             }
         }
         rows
