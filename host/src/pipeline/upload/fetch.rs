@@ -1,7 +1,8 @@
-//! Stage 2, fetch: the event's photo and its deduper digest. Inline bytes are decoded; a
-//! photo in the bucket is known by its content digest (SHA-256, checked by the object store
-//! client as the bytes are read; declared by the event or asked of the bucket), so a photo sent
-//! again unchanged is decided from a remembered digest without reading megabytes.
+//! Stage 2, fetch: the event's photo and its deduper digest. Inline bytes are decoded and
+//! hashed; a photo in the bucket is known by its content digest (SHA-256, checked by the
+//! object store client as the bytes are read; declared by the event or asked of the bucket).
+//! Either way a photo sent again unchanged is decided from a remembered deduper digest, without
+//! calling the deduper again or reading megabytes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use crate::pipeline::frame::Stop;
 /// How many content digests are remembered (about 150 bytes each).
 const REMEMBERED: usize = 100_000;
 
-/// Deduper digests by photo-bucket content digest, oldest forgotten first.
+/// Deduper digests by content digest (the object store's SHA-256), oldest forgotten first.
 #[derive(Debug, Default)]
 pub struct Digests(Mutex<Remembered>);
 
@@ -123,13 +124,24 @@ pub(crate) async fn fetch(
         return here(bytes);
     }
     match &event.photo {
-        PhotoRef::Inline(b64) => here(
-            base64::engine::general_purpose::STANDARD
+        PhotoRef::Inline(b64) => {
+            let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|e| {
                     Stop::rejected(format!("the inline photo is not valid base64: {e}"))
-                })?,
-        ),
+                })?;
+            // Hashed here natively, a re-sent photo spares the deduper's pass over it.
+            let content = crate::bus::content_digest(&bytes);
+            if let Some(digest) = p.digests.get(&content) {
+                return Ok(Source {
+                    bytes: Bytes::Here(bytes),
+                    digest,
+                });
+            }
+            let source = here(bytes)?;
+            p.digests.insert(content, source.digest.clone());
+            Ok(source)
+        }
         PhotoRef::Object(name) => {
             let content = match &event.photo_digest {
                 Some(declared) => declared.clone(),
