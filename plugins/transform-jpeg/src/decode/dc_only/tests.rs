@@ -266,6 +266,10 @@ fn wrong_restart_numbers_are_left_to_the_general_decoder() {
     let rst1 = find_marker(&wrong, 0xD1);
     wrong[rst1 + 1] = 0xD3;
     assert!(fast(&wrong).is_none());
+    let header = Header::parse(&wrong).unwrap();
+    for eighths in [2, 4] {
+        assert!(decode_at(&wrong, &header, eighths).is_none(), "{eighths}/8");
+    }
     let mut missing = jpeg;
     let rst1 = find_marker(&missing, 0xD1);
     missing.drain(rst1..rst1 + 2);
@@ -308,23 +312,33 @@ fn damage(jpeg: &[u8], seed: u32, rounds: usize, mut decode: impl FnMut(&[u8], &
     }
 }
 
+/// The fast path at `eighths`/8 scale: from the DC coefficients alone at 1/8, else scaled.
+fn decode_at<'a>(jpeg: &'a [u8], header: &Header<'a>, eighths: u32) -> Option<super::Decoded<'a>> {
+    match eighths {
+        1 => decode(jpeg, header),
+        _ => super::decode_scaled(jpeg, header, eighths),
+    }
+}
+
 #[test]
-fn damaged_data_never_panics_and_truncation_is_refused() {
+fn damaged_data_never_panics_and_truncation_is_refused_at_every_scale() {
     let options = Options {
         restart: 4,
         ..DEFAULT
     };
-    for jpeg in [encode(90, 70, options), encode(70, 50, DEFAULT)] {
-        let scan = find_marker(&jpeg, 0xDA);
-        for len in 0..jpeg.len() - 1 {
-            let cut = &jpeg[..len];
-            let decoded = Header::parse(cut).and_then(|h| decode(cut, &h));
-            // Cut inside the scan, the data ends before EOI: never a (garbled) success.
-            assert!(decoded.is_none() || len < scan, "cut at {len}");
+    for eighths in [1, 2, 4] {
+        for jpeg in [encode(90, 70, options), encode(70, 50, DEFAULT)] {
+            let scan = find_marker(&jpeg, 0xDA);
+            for len in 0..jpeg.len() - 1 {
+                let cut = &jpeg[..len];
+                let decoded = Header::parse(cut).and_then(|h| decode_at(cut, &h, eighths));
+                // Cut inside the scan, the data ends before EOI: never a (garbled) success.
+                assert!(decoded.is_none() || len < scan, "cut at {len}, {eighths}/8");
+            }
+            damage(&jpeg, 0x1234_5678 ^ eighths, 3000, |damaged, header| {
+                let _ = decode_at(damaged, header, eighths);
+            });
         }
-        damage(&jpeg, 0x1234_5678, 3000, |damaged, header| {
-            let _ = decode(damaged, header);
-        });
     }
 }
 
@@ -506,31 +520,4 @@ fn sequential_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
     for eighths in [2, 4] {
         assert_scaled_matches(&encode(99, 45, grey), eighths, "grey with restarts");
     }
-}
-
-#[test]
-fn damaged_sequential_jpegs_at_a_quarter_or_a_half_are_refused_without_panicking() {
-    let options = Options {
-        restart: 4,
-        ..DEFAULT
-    };
-    for jpeg in [encode(90, 70, options), encode(70, 50, DEFAULT)] {
-        let scan = find_marker(&jpeg, 0xDA);
-        for len in 0..jpeg.len() - 1 {
-            let cut = &jpeg[..len];
-            let decoded = Header::parse(cut).and_then(|h| super::decode_scaled(cut, &h, 4));
-            assert!(decoded.is_none() || len < scan, "cut at {len}");
-        }
-        damage(&jpeg, 0x2545_F491, 3000, |damaged, header| {
-            let _ = super::decode_scaled(damaged, header, 2);
-        });
-    }
-    let mut wrong = encode(203, 157, options);
-    let rst1 = find_marker(&wrong, 0xD1);
-    wrong[rst1 + 1] = 0xD3;
-    let header = Header::parse(&wrong).unwrap();
-    assert!(
-        super::decode_scaled(&wrong, &header, 4).is_none(),
-        "RST out of order"
-    );
 }
