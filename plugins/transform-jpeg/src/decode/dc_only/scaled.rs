@@ -1,7 +1,7 @@
 //! A JPEG at 1/4 or 1/2 scale: each block's top-left 2×2 or 4×4 coefficients turned into as
 //! many samples by an inverse DCT of that size (T.81 A.3.3 with the cosines taken at the
 //! centres of the larger samples), as a DCT-scaled decode does. A progressive frame has every
-//! scan decoded into the blocks' coefficients first (`jpeg-decoder` is slow on refinement
+//! scan decoded first, keeping just those coefficients (`jpeg-decoder` is slow on refinement
 //! scans); a sequential frame's scan is decoded block by block, only as far into each block as
 //! those coefficients go, the rest skipped. Chroma upsampling and colour conversion are the
 //! DC-only path's.
@@ -90,22 +90,22 @@ fn sequential_at<'a, const N: usize>(
     let last = idcts.first()?.last();
     let mut out = planes::<N>(header);
     // In natural order; only the first N rows are read, and zeroed before each block.
-    let mut block = [0i16; 64];
-    let end = scan::walk(data, header, |bits, at, position, dc| {
-        let idct = idcts.get(at.component)?;
-        block.get_mut(..8 * N)?.fill(0);
+    let mut coefficients = [0i16; 64];
+    let end = scan::walk(data, header, |bits, block, position, dc| {
+        let idct = idcts.get(block.component)?;
+        coefficients.get_mut(..8 * N)?.fill(0);
         let mut flat = true;
-        bits.ac_prefix(at.ac, last, |k, value| {
-            block[ZIGZAG[k & 63]] = value;
+        bits.ac_prefix(block.ac, last, |k, value| {
+            coefficients[ZIGZAG[k & 63]] = value;
             flat = false;
         })?;
         let samples = if flat {
             idct.flat(dc)
         } else {
-            block[0] = dc;
-            idct.samples(idct.dequantise_natural(&block))
+            coefficients[0] = dc;
+            idct.samples(idct.dequantise_natural(&coefficients))
         };
-        out.put(at.component, position, &samples)
+        out.put(block.component, position, &samples)
     })?;
     let exif = header::trailer(data, end, header.exif)?;
     Some((out, exif))
