@@ -466,17 +466,19 @@ impl Bus {
         })
     }
 
-    /// Stores a photo under `name` in the photo bucket, unless the same bytes are there already.
-    pub async fn put_photo(&self, name: &str, bytes: &[u8]) -> Result<(), BusError> {
-        if self.photo_content(name).await?.as_deref() == Some(&content_digest(bytes)) {
+    /// Stores a photo under `name` in the photo bucket, unless the same bytes are there
+    /// already, and returns their content digest (see [`content_digest`]).
+    pub async fn put_photo(&self, name: &str, bytes: &[u8]) -> Result<String, BusError> {
+        let content = content_digest(bytes);
+        if self.photo_content(name).await?.as_deref() == Some(&content) {
             // Already there, byte for byte: a photo sent again is not copied again.
-            return Ok(());
+            return Ok(content);
         }
         let mut reader = bytes;
         self.photos
             .put(name, &mut reader)
             .await
-            .map(|_| ())
+            .map(|_| content)
             .map_err(|e| err(&format!("cannot store photo {name}"), e))
     }
 

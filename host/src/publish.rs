@@ -46,11 +46,8 @@ pub async fn publish_file(
         })?
         .to_owned();
     let (photo, photo_digest) = if bytes.len() > INLINE_MAX {
-        bus.put_photo(&file_name, &bytes).await?;
-        (
-            PhotoRef::Object(file_name.clone()),
-            Some(crate::bus::content_digest(&bytes)),
-        )
+        let content = bus.put_photo(&file_name, &bytes).await?;
+        (PhotoRef::Object(file_name.clone()), Some(content))
     } else {
         let inline = base64::engine::general_purpose::STANDARD.encode(&bytes);
         (PhotoRef::Inline(inline), None)
