@@ -92,9 +92,7 @@ pub(super) fn decode(data: &[u8], header: &Header, keep: Keep) -> Option<Planes>
             }
             match keep {
                 Keep::Dc => skip_entropy(data, at)?,
-                Keep::Upto(last) => {
-                    walk.ac_scan(data, at, header, &scan, last, (&mut dc, &stride))?
-                }
+                Keep::Upto(_) => walk.ac_scan(data, at, header, &scan, (&mut dc, &stride))?,
             }
         };
         match walk.next_scan(data, end, header)? {
@@ -177,8 +175,8 @@ impl Walk {
         bits.finish()
     }
 
-    /// Decodes one AC scan starting at `at` into the coefficients `coefficients` (`last` + 1 a
-    /// block, zigzag order): a first scan of its band (G.1.2.2) or a refinement by one bit (G.1.2.3).
+    /// Decodes one AC scan starting at `at` into the coefficients `coefficients` (as many a
+    /// block as `keep` says, zigzag order): a first scan of its band (G.1.2.2) or a refinement by one bit (G.1.2.3).
     /// Returns where its data ends.
     fn ac_scan(
         &mut self,
@@ -186,12 +184,15 @@ impl Walk {
         at: usize,
         header: &Header,
         scan: &Scan,
-        last: usize,
         (coefficients, stride): (&mut [Vec<i16>], &[usize]),
     ) -> Option<usize> {
         let [(component, _, table)] = scan.components[..] else {
             return None;
         };
+        let Keep::Upto(last) = self.keep else {
+            return None;
+        };
+        let per_block = self.keep.per_block();
         let band = usize::from(scan.start)..=usize::from(scan.end);
         for known in self.ac_known.get_mut(component)?.get_mut(band.clone())? {
             *known = match (*known, scan.high) {
@@ -210,7 +211,7 @@ impl Walk {
             if restarts.at(unit, &mut bits)? {
                 band_end = BandEnd::default();
             }
-            let block = plane.get_mut(at * (last + 1)..(at + 1) * (last + 1))?;
+            let block = plane.get_mut(at * per_block..(at + 1) * per_block)?;
             let nonzero = nonzero.get_mut(at)?;
             if scan.high == 0 {
                 band.first_pass(&mut bits, block, nonzero, &mut band_end)

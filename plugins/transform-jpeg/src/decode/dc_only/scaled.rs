@@ -74,9 +74,11 @@ fn progressive_at<const N: usize>(data: &[u8], header: &Header) -> Option<Sample
     let mut out = planes::<N>(header);
     for (component, (idct, plane)) in idcts.iter().zip(&coefficients.dc).enumerate() {
         let across = *coefficients.stride.get(component)?;
-        for (at, block) in plane.chunks_exact(last + 1).enumerate() {
-            let samples = idct.samples(idct.dequantise_zigzag(block));
-            out.put(component, (at % across, at / across), &samples)?;
+        for (y, row) in plane.chunks_exact((last + 1) * across.max(1)).enumerate() {
+            for (x, block) in row.chunks_exact(last + 1).enumerate() {
+                let samples = idct.samples(idct.dequantise_zigzag(block));
+                out.put(component, (x, y), &samples)?;
+            }
         }
     }
     Some(out)
