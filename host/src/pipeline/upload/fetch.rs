@@ -132,15 +132,7 @@ pub(crate) async fn fetch(
                 })?;
             // Hashed here natively, a re-sent photo spares the deduper's pass over it.
             let content = crate::bus::content_digest(&bytes);
-            if let Some(digest) = p.digests.get(&content) {
-                return Ok(Source {
-                    bytes: Bytes::Here(bytes),
-                    digest,
-                });
-            }
-            let source = here(bytes)?;
-            p.digests.insert(content, source.digest.clone());
-            Ok(source)
+            remembered(p, bytes, content)
         }
         PhotoRef::Object(name) => {
             let content = match &event.photo_digest {
@@ -183,8 +175,20 @@ pub(crate) async fn fetch(
 /// Reads a bucket photo and remembers its deduper digest by its content digest.
 async fn read_and_remember(p: &Pipeline, name: &str, content: &str) -> Result<Source, Stop> {
     let stored = read(&p.bus, name, Some(content)).await?;
-    let source = here(p, stored.bytes)?;
-    p.digests.insert(stored.content, source.digest.clone());
+    remembered(p, stored.bytes, stored.content)
+}
+
+/// A source whose bytes are here, with the deduper's digest remembered for their `content`
+/// digest, or asked of the deduper and remembered.
+fn remembered(p: &Pipeline, bytes: Vec<u8>, content: String) -> Result<Source, Stop> {
+    if let Some(digest) = p.digests.get(&content) {
+        return Ok(Source {
+            bytes: Bytes::Here(bytes),
+            digest,
+        });
+    }
+    let source = here(p, bytes)?;
+    p.digests.insert(content, source.digest.clone());
     Ok(source)
 }
 
