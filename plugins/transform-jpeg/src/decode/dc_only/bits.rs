@@ -195,7 +195,7 @@ impl<'a> Bits<'a> {
 
     /// Decodes a block's AC coefficients (T.81 F.2.2.2) while their zigzag positions are at
     /// most `last`, handing each one that is not zero to `store(position, value)`, then skips
-    /// the rest of the block.
+    /// the rest of the block. Most coefficients take one lookup, code and value together.
     #[inline(always)]
     pub(super) fn ac_prefix(
         &mut self,
@@ -205,6 +205,17 @@ impl<'a> Bits<'a> {
     ) -> Option<()> {
         let mut k = 1;
         while k <= last {
+            if self.count < 32 {
+                self.refill();
+            }
+            let whole = table.values[self.peek(LUT_BITS) as usize];
+            if whole != 0 {
+                self.consume(whole & 0xFF);
+                k += (whole >> 8) & 15;
+                store(k as usize, (whole >> 16) as u16 as i16);
+                k += 1;
+                continue;
+            }
             let symbol = self.ac_symbol(table)?;
             let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
             match (run, size) {

@@ -157,6 +157,10 @@ pub(super) struct AcTable {
     /// needed and whose symbols include end-of-band runs: code length in bits 0-7, the
     /// run/size symbol in bits 8-15; 0 = slow path.
     pub(super) symbols: Box<[u16; LUT_SIZE]>,
+    /// A coefficient whole, where code and value fit in the lookup: bits to consume in bits
+    /// 0-7, the run of zeros before it in bits 8-11, its value in bits 16-31 (as `i16`);
+    /// 0 = any other symbol (end-of-block, sixteen zeros, a longer code or value).
+    pub(super) values: Box<[u32; LUT_SIZE]>,
     pub(super) runs: Box<[u16; RUN_SIZE]>,
     pub(super) codes: Codes,
 }
@@ -173,9 +177,16 @@ impl AcTable {
     pub(super) fn new(codes: Codes) -> Self {
         let mut lut = Box::new([0; LUT_SIZE]);
         let mut symbols = Box::new([0; LUT_SIZE]);
+        let mut values = Box::new([0; LUT_SIZE]);
         for_each_index(&codes, |index, len, symbol| {
             lut[index] = ac_entry(symbol, len).unwrap_or(0);
             symbols[index] = len as u16 | u16::from(symbol) << 8;
+            let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
+            if size > 0 && size <= u32::from(MAX_AC_SIZE) && len + size <= LUT_BITS {
+                let extra = (index as u32 >> (LUT_BITS - len - size)) & ((1 << size) - 1);
+                let value = extend(extra, size);
+                values[index] = (len + size) | run << 8 | u32::from(value as u16) << 16;
+            }
         });
         let mut runs = Box::new([RUN_NONE << 4; RUN_SIZE]);
         for (index, entry) in runs.iter_mut().enumerate() {
@@ -184,6 +195,7 @@ impl AcTable {
         Self {
             lut,
             symbols,
+            values,
             runs,
             codes,
         }
@@ -297,6 +309,10 @@ mod tests {
         // Two, and a third (01 ...) that does not fit.
         assert_eq!(ac.runs[0b0101_0011_1001], 10 | 6 << 4);
         assert_eq!(ac.runs[0], 2 | 1 << 4 | RUN_EOB);
+        // Whole coefficients: run 2 and -5 (01 010), run 2 and 6 (01 110); not end-of-block.
+        assert_eq!(ac.values[0b01_010 << 5], 5 | 2 << 8 | u32::from(-5i16 as u16) << 16);
+        assert_eq!(ac.values[0b01_110 << 5], 5 | 2 << 8 | 6 << 16);
+        assert_eq!(ac.values[0], 0);
     }
 
     #[test]
