@@ -310,7 +310,10 @@ mod tests {
         assert_eq!(ac.runs[0b0101_0011_1001], 10 | 6 << 4);
         assert_eq!(ac.runs[0], 2 | 1 << 4 | RUN_EOB);
         // Whole coefficients: run 2 and -5 (01 010), run 2 and 6 (01 110); not end-of-block.
-        assert_eq!(ac.values[0b01_010 << 5], 5 | 2 << 8 | u32::from(-5i16 as u16) << 16);
+        assert_eq!(
+            ac.values[0b01_010 << 5],
+            5 | 2 << 8 | u32::from(-5i16 as u16) << 16
+        );
         assert_eq!(ac.values[0b01_110 << 5], 5 | 2 << 8 | 6 << 16);
         assert_eq!(ac.values[0], 0);
     }
