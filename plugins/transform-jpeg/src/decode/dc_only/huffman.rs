@@ -105,6 +105,13 @@ fn for_each_index(codes: &Codes, mut fill: impl FnMut(usize, u32, u8)) {
     }
 }
 
+/// The value whose `size` extra bits follow a code of `len` bits at the start of the lookup
+/// index `index` (`len + size` ≤ [`LUT_BITS`]).
+fn value_after_code(index: usize, len: u32, size: u32) -> i16 {
+    let extra = (index as u32 >> (LUT_BITS - len - size)) & ((1 << size) - 1);
+    extend(extra, size)
+}
+
 /// A DC table. Entry: bits to consume in bits 0-7; then either the difference (bits 16-31,
 /// as `i16`) or, with [`DC_RAW`], the size category whose extra bits follow. 0 = slow path.
 #[derive(Debug, Clone)]
@@ -122,8 +129,7 @@ impl DcTable {
             };
             let size = u32::from(size);
             lut[index] = if len + size <= LUT_BITS {
-                let extra = (index as u32 >> (LUT_BITS - len - size)) & ((1 << size) - 1);
-                let diff = extend(extra, size);
+                let diff = value_after_code(index, len, size);
                 (len + size) | u32::from(diff as u16) << 16
             } else {
                 raw
@@ -183,8 +189,7 @@ impl AcTable {
             symbols[index] = len as u16 | u16::from(symbol) << 8;
             let (run, size) = (u32::from(symbol >> 4), u32::from(symbol & 15));
             if size > 0 && size <= u32::from(MAX_AC_SIZE) && len + size <= LUT_BITS {
-                let extra = (index as u32 >> (LUT_BITS - len - size)) & ((1 << size) - 1);
-                let value = extend(extra, size);
+                let value = value_after_code(index, len, size);
                 values[index] = (len + size) | run << 8 | u32::from(value as u16) << 16;
             }
         });
