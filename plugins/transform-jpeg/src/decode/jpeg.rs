@@ -1,9 +1,9 @@
 //! JPEG, decoded only as large as the rendition needs.
 //!
-//! When 1/8, 1/4 or 1/2 scale suffices (a thumbnail or a `jpegPhoto` from a camera photo) and
-//! the file is a plain sequential or progressive JPEG, `dc_only` decodes it: at 1/8 from its DC
-//! coefficients alone, at 1/4 and 1/2 from each block's first 2×2 or 4×4 coefficients.
-//! Otherwise `jpeg-decoder` does:
+//! When less than full size suffices (a thumbnail or a `jpegPhoto` from a camera photo) and the
+//! file is a plain sequential or progressive JPEG, `dc_only` decodes it at the smallest number
+//! of eighths of its size that covers the rendition: at 1/8 from its DC coefficients alone, at
+//! 2/8 to 7/8 from each block's first 2×2 to 7×7 coefficients. Otherwise `jpeg-decoder` does:
 //! `Decoder::scale` makes the inverse DCT produce 1/8, 1/4, 1/2 or full size; a 12-megapixel
 //! photo headed for a 96×96 thumbnail is decoded at 1/8 (about 500×375) and never exists at full
 //! size in memory.
@@ -19,8 +19,11 @@ use crate::orient::Orientation;
 use crate::pixels::{self, RgbImage};
 use crate::sniff::Format;
 
-/// The scales the decoder supports, in eighths, smallest first.
+/// The scales `jpeg-decoder` supports, in eighths, smallest first.
 const EIGHTHS: [u32; 4] = [1, 2, 4, 8];
+
+/// The scales the fast paths support, in eighths, smallest first; 8 is `jpeg-decoder`'s.
+const FAST_EIGHTHS: [u32; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 
 /// Decodes a JPEG at the smallest scale that still covers what `request` needs.
 pub(super) fn decode(data: &[u8], request: &Request) -> Result<Stored, Rejection> {
@@ -31,7 +34,7 @@ pub(super) fn decode(data: &[u8], request: &Request) -> Result<Stored, Rejection
 }
 
 /// The fast paths, for a file `dc_only` reads: at 1/8 scale from the DC coefficients alone,
-/// and at 1/4 or 1/2 from each block's first coefficients. `None` otherwise, and also when the
+/// and at 2/8 to 7/8 from each block's first coefficients. `None` otherwise, and also when the
 /// data turns out damaged: then the general path decodes the file and gives its usual verdict.
 fn decode_dc_only(data: &[u8], request: &Request) -> Result<Option<Stored>, Rejection> {
     let Some(header) = Header::parse(data) else {
@@ -40,10 +43,10 @@ fn decode_dc_only(data: &[u8], request: &Request) -> Result<Option<Stored>, Reje
     let full = Size::new(header.width.into(), header.height.into());
     check_size(Format::Jpeg, full.width, full.height, request.max_pixels)?;
     let need = stored_need(full, exif_orientation(header.exif_before_frame), request);
-    let eighths = eighths_for(full, need);
+    let eighths = eighths_for(full, need, &FAST_EIGHTHS);
     let decoded = match eighths {
         1 => dc_only::decode(data, &header),
-        2 | 4 => dc_only::decode_scaled(data, &header, eighths),
+        2..=7 => dc_only::decode_scaled(data, &header, eighths),
         _ => return Ok(None),
     };
     Ok(decoded.map(|decoded| Stored {
@@ -128,10 +131,12 @@ fn scaled(len: u32, eighths: u32) -> u32 {
     (len * eighths).div_ceil(8)
 }
 
-/// The smallest scale (in eighths) at which a `full` image is at least `need` on both axes.
-pub(crate) fn eighths_for(full: Size, need: Size) -> u32 {
-    EIGHTHS
-        .into_iter()
+/// The smallest of `scales` (in eighths) at which a `full` image is at least `need` on both
+/// axes; full size when none is.
+fn eighths_for(full: Size, need: Size, scales: &[u32]) -> u32 {
+    scales
+        .iter()
+        .copied()
         .find(|&k| scaled(full.width, k) >= need.width && scaled(full.height, k) >= need.height)
         .unwrap_or(8)
 }
@@ -141,7 +146,7 @@ pub(crate) fn eighths_for(full: Size, need: Size) -> u32 {
 /// The decoder picks the smallest scale that reaches the requested size on *one* axis; the
 /// result is checked on both and falls back to full size in the rare case it falls short.
 fn choose_scale(decoder: &mut Decoder<&[u8]>, full: Size, need: Size) -> Result<f64, Rejection> {
-    let k = eighths_for(full, need);
+    let k = eighths_for(full, need, &EIGHTHS);
     let request = |len: u32| u16::try_from(len).unwrap_or(u16::MAX);
     let (w, h) = decoder
         .scale(
@@ -244,13 +249,22 @@ mod tests {
     #[test]
     fn scale_is_the_smallest_that_covers_both_axes() {
         let full = Size::new(4000, 3000);
-        assert_eq!(eighths_for(full, Size::new(128, 96)), 1);
-        assert_eq!(eighths_for(full, Size::new(500, 375)), 1);
-        assert_eq!(eighths_for(full, Size::new(501, 375)), 2);
-        assert_eq!(eighths_for(full, Size::new(1500, 1125)), 4);
-        assert_eq!(eighths_for(full, Size::new(2001, 10)), 8);
-        assert_eq!(eighths_for(Size::new(9, 9), Size::new(2, 2)), 1);
-        assert_eq!(eighths_for(Size::new(9, 9), Size::new(3, 3)), 2);
+        let general = |full, need| eighths_for(full, need, &EIGHTHS);
+        assert_eq!(general(full, Size::new(128, 96)), 1);
+        assert_eq!(general(full, Size::new(500, 375)), 1);
+        assert_eq!(general(full, Size::new(501, 375)), 2);
+        assert_eq!(general(full, Size::new(1500, 1125)), 4);
+        assert_eq!(general(full, Size::new(2001, 10)), 8);
+        assert_eq!(general(Size::new(9, 9), Size::new(2, 2)), 1);
+        assert_eq!(general(Size::new(9, 9), Size::new(3, 3)), 2);
+        let fast = |full, need| eighths_for(full, need, &FAST_EIGHTHS);
+        assert_eq!(fast(full, Size::new(501, 375)), 2);
+        assert_eq!(fast(full, Size::new(1001, 375)), 3);
+        assert_eq!(fast(full, Size::new(1500, 1125)), 3);
+        assert_eq!(fast(full, Size::new(1501, 1125)), 4);
+        // A 1920x1200 photo's centre square (1200x1200) for a 648x648 rendition: 5/8.
+        assert_eq!(fast(Size::new(1920, 1200), Size::new(648, 648)), 5);
+        assert_eq!(fast(full, Size::new(3501, 10)), 8);
     }
 
     #[test]

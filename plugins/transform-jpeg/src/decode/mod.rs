@@ -34,7 +34,7 @@ pub struct Decoded {
     pub image: RgbImage,
     /// The original's upright size as declared in its header.
     pub full: Size,
-    /// Decoded pixels per original pixel (1/8, 1/4, 1/2 or 1).
+    /// Decoded pixels per original pixel (a number of eighths: 1/8 to 8/8).
     pub scale: f64,
     /// The Exif orientation that was applied.
     pub orientation: Orientation,

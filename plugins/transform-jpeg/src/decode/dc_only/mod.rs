@@ -21,7 +21,7 @@
 //! - `band`: a progressive frame's AC scans decoded into coefficients.
 //! - `progressive`: a progressive frame's DC scans, its AC scans skipped, or all its scans
 //!   decoded into coefficients;
-//! - `scaled`: any of these frames at 1/4 or 1/2 scale, by a 2×2 or 4×4 inverse DCT of each
+//! - `scaled`: any of these frames at 2/8 to 7/8 scale, by a 2×2 to 7×7 inverse DCT of each
 //!   block's first coefficients (`decode_scaled`): a progressive frame from all its scans
 //!   (`jpeg-decoder` is slow on refinement scans), a sequential one decoding each block only
 //!   as far as those coefficients go.
@@ -69,7 +69,7 @@ pub(super) fn decode<'a>(data: &'a [u8], header: &Header<'a>) -> Option<Decoded<
     Some(Decoded { image, exif })
 }
 
-/// Decodes the frame `header` (read from `data`) introduces at `eighths` (2 or 4) eighths of
+/// Decodes the frame `header` (read from `data`) introduces at `eighths` (2 to 7) eighths of
 /// its size; `None` as for [`decode`].
 pub(super) fn decode_scaled<'a>(
     data: &'a [u8],

@@ -1,10 +1,10 @@
-//! A JPEG at 1/4 or 1/2 scale: each block's top-left 2×2 or 4×4 coefficients turned into as
-//! many samples by an inverse DCT of that size (T.81 A.3.3 with the cosines taken at the
-//! centres of the larger samples), as a DCT-scaled decode does. A progressive frame has every
-//! scan decoded first, keeping just those coefficients (`jpeg-decoder` is slow on refinement
-//! scans); a sequential frame's scan is decoded block by block, only as far into each block as
-//! those coefficients go, the rest skipped. Chroma upsampling and colour conversion are the
-//! DC-only path's.
+//! A JPEG at 2/8 to 7/8 of its size: each block's top-left N×N coefficients (N = 2..7) turned
+//! into as many samples by an inverse DCT of that size (T.81 A.3.3 with the cosines taken at
+//! the centres of the larger samples), as a DCT-scaled decode does. A progressive frame has
+//! every scan decoded first, keeping just those coefficients (`jpeg-decoder` is slow on
+//! refinement scans); a sequential frame's scan is decoded block by block, only as far into
+//! each block as those coefficients go, the rest skipped. Chroma upsampling and colour
+//! conversion are the DC-only path's.
 
 use super::header::{self, Header};
 use super::progressive::{self, Keep};
@@ -23,19 +23,35 @@ pub(super) struct Samples {
     pub(super) stride: Vec<usize>,
 }
 
-/// Decodes the frame `header` (read from `data`) introduces at `samples` (2 or 4) per block
+/// Decodes the frame `header` (read from `data`) introduces at `samples` (2 to 7) per block
 /// side, with the last Exif block in the file.
 pub(super) fn decode<'a>(
     data: &'a [u8],
     header: &Header<'a>,
     samples: usize,
 ) -> Option<(Samples, Option<&'a [u8]>)> {
-    match (samples, &header.progressive) {
-        (2, Some(_)) => Some((progressive_at::<2>(data, header)?, header.exif)),
-        (4, Some(_)) => Some((progressive_at::<4>(data, header)?, header.exif)),
-        (2, None) => sequential_at::<2>(data, header),
-        (4, None) => sequential_at::<4>(data, header),
+    match samples {
+        2 => decode_at::<2>(data, header),
+        3 => decode_at::<3>(data, header),
+        4 => decode_at::<4>(data, header),
+        5 => decode_at::<5>(data, header),
+        6 => decode_at::<6>(data, header),
+        7 => decode_at::<7>(data, header),
+        // Full size is `jpeg-decoder`'s (faster there, see the README); the tests check this
+        // transform against it.
+        #[cfg(test)]
+        8 => decode_at::<8>(data, header),
         _ => None,
+    }
+}
+
+fn decode_at<'a, const N: usize>(
+    data: &'a [u8],
+    header: &Header<'a>,
+) -> Option<(Samples, Option<&'a [u8]>)> {
+    match &header.progressive {
+        Some(_) => Some((progressive_at::<N>(data, header)?, header.exif)),
+        None => sequential_at::<N>(data, header),
     }
 }
 
@@ -116,8 +132,8 @@ fn sequential_at<'a, const N: usize>(
 /// Rows of `N` coefficients or samples, one vector register each.
 type Rows<const N: usize> = [[f32; N]; N];
 
-/// The inverse DCT to `N` × `N` samples (N = 2 or 4) from the top-left `N` × `N` coefficients
-/// of one component's blocks, dequantised by its table: the one-dimensional transform down the
+/// The inverse DCT to `N` × `N` samples from the top-left `N` × `N` coefficients of one
+/// component's blocks, dequantised by its table: the one-dimensional transform down the
 /// columns on whole rows at once, then, transposed, along the rows. Written on fixed-size
 /// arrays, which the compiler keeps in vector registers (SIMD128 in the sandbox).
 struct Idct<const N: usize> {
@@ -125,12 +141,11 @@ struct Idct<const N: usize> {
     position: [[usize; N]; N],
     /// `quant[v][u]`: its quantiser.
     quant: Rows<N>,
+    /// `weight[n][k]`: what coefficient k adds to sample n, C(k)/2 · cos((2n+1)kπ/2N). The
+    /// 8-point transform's cosines at the centres of N samples spanning the block: sample n
+    /// covers 8/N of the block's pixels, centred at (2n+1)·8/2N − 1/2.
+    weight: Rows<N>,
 }
-
-/// C(0)/2 = cos(π/4)/2, and cos(π/8)/2 and cos(3π/8)/2: the weights of the 4-point inverse DCT.
-const K0: f32 = 0.353_553_39;
-const K1: f32 = 0.461_939_77;
-const K3: f32 = 0.191_341_72;
 
 impl<const N: usize> Idct<N> {
     fn new(quant: &[u16; 64]) -> Self {
@@ -143,9 +158,22 @@ impl<const N: usize> Idct<N> {
                 quantisers[v][u] = f32::from(quant[k]);
             }
         }
+        let mut weight = [[0.0; N]; N];
+        for (n, row) in weight.iter_mut().enumerate() {
+            for (k, w) in row.iter_mut().enumerate() {
+                let c = if k == 0 {
+                    std::f64::consts::FRAC_1_SQRT_2
+                } else {
+                    1.0
+                };
+                let angle = ((2 * n + 1) * k) as f64 * std::f64::consts::PI / (2 * N) as f64;
+                *w = (c / 2.0 * angle.cos()) as f32;
+            }
+        }
         Self {
             position,
             quant: quantisers,
+            weight,
         }
     }
 
@@ -196,8 +224,8 @@ impl<const N: usize> Idct<N> {
     /// The samples of dequantised coefficients.
     #[inline(always)]
     fn samples(&self, coefficients: Rows<N>) -> [[u8; N]; N] {
-        let columns = transpose(inverse(coefficients));
-        let values = transpose(inverse(columns));
+        let columns = transpose(self.inverse(coefficients));
+        let values = transpose(self.inverse(columns));
         let mut samples = [[0; N]; N];
         for y in 0..N {
             for x in 0..N {
@@ -235,27 +263,104 @@ fn add<const N: usize>(a: [f32; N], b: [f32; N], k: f32) -> [f32; N] {
     out
 }
 
-/// The N-point inverse DCT (N = 2 or 4) down each column of `rows`, a whole row at a time.
-#[inline(always)]
-fn inverse<const N: usize>(rows: Rows<N>) -> Rows<N> {
-    let zero = [0.0; N];
-    let mut out = [zero; N];
-    match (&rows[..], &mut out[..]) {
-        ([r0, r1], [x0, x1]) => {
-            *x0 = add(add(zero, *r0, K0), *r1, K0);
-            *x1 = add(add(zero, *r0, K0), *r1, -K0);
+impl<const N: usize> Idct<N> {
+    /// The N-point inverse DCT down each column of `rows`, a whole row at a time. Sample
+    /// N−1−n sees each coefficient k with the weight of sample n times (−1)^k, so each pair
+    /// of samples is the sum and the difference of an even and an odd part (the middle
+    /// sample of an odd N has only the even part).
+    #[inline(always)]
+    fn inverse(&self, rows: Rows<N>) -> Rows<N> {
+        let zero = [0.0; N];
+        let mut out = [zero; N];
+        for n in 0..N.div_ceil(2) {
+            let weights = &self.weight[n];
+            let (mut even, mut odd) = (zero, zero);
+            for k in (0..N).step_by(2) {
+                even = add(even, rows[k], weights[k]);
+            }
+            for k in (1..N).step_by(2) {
+                odd = add(odd, rows[k], weights[k]);
+            }
+            out[n] = add(even, odd, 1.0);
+            out[N - 1 - n] = add(even, odd, -1.0);
         }
-        ([r0, r1, r2, r3], [x0, x1, x2, x3]) => {
-            let sum = add(add(zero, *r0, K0), *r2, K0);
-            let difference = add(add(zero, *r0, K0), *r2, -K0);
-            let odd = add(add(zero, *r1, K1), *r3, K3);
-            let other = add(add(zero, *r1, K3), *r3, -K1);
-            *x0 = add(sum, odd, 1.0);
-            *x1 = add(difference, other, 1.0);
-            *x2 = add(difference, other, -1.0);
-            *x3 = add(sum, odd, -1.0);
-        }
-        _ => {}
+        out
     }
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Idct, ZIGZAG};
+
+    /// The samples straight from the definition (T.81 A.3.3, in f64), each sample `n` of `N`
+    /// taken at the centre of the pixels it covers.
+    fn defined<const N: usize>(coefficients: &[i16; 64], quant: &[u16; 64]) -> [[f64; N]; N] {
+        let c = |k: usize| {
+            if k == 0 {
+                std::f64::consts::FRAC_1_SQRT_2
+            } else {
+                1.0
+            }
+        };
+        let mut out = [[0.0; N]; N];
+        for (y, row) in out.iter_mut().enumerate() {
+            for (x, sample) in row.iter_mut().enumerate() {
+                let centre = |n: usize| (2 * n + 1) as f64 * 8.0 / (2 * N) as f64 - 0.5;
+                let (cx, cy) = (centre(x), centre(y));
+                let mut sum = 0.0;
+                for v in 0..N {
+                    for u in 0..N {
+                        let zigzag = ZIGZAG.iter().position(|&p| p == 8 * v + u).unwrap_or(0);
+                        let value = f64::from(coefficients[8 * v + u]) * f64::from(quant[zigzag]);
+                        let cos = |i: f64, k: usize| {
+                            ((2.0 * i + 1.0) * k as f64 * std::f64::consts::PI / 16.0).cos()
+                        };
+                        sum += c(u) * c(v) / 4.0 * value * cos(cx, u) * cos(cy, v);
+                    }
+                }
+                *sample = (sum + 128.0).clamp(0.0, 255.0);
+            }
+        }
+        out
+    }
+
+    fn agrees<const N: usize>(seed: u32) {
+        let mut state = seed;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let quant: [u16; 64] = std::array::from_fn(|_| (next() % 40 + 1) as u16);
+        let idct = Idct::<N>::new(&quant);
+        for _ in 0..50 {
+            let mut coefficients = [0i16; 64];
+            for v in 0..N {
+                for u in 0..N {
+                    let range = if u + v == 0 { 60 } else { 12 };
+                    coefficients[8 * v + u] = (next() % (2 * range + 1)) as i16 - range as i16;
+                }
+            }
+            let samples = idct.samples(idct.dequantise_natural(&coefficients));
+            let expected = defined::<N>(&coefficients, &quant);
+            for (got, want) in samples.iter().flatten().zip(expected.iter().flatten()) {
+                assert!(
+                    (f64::from(*got) - want).abs() <= 0.51,
+                    "{N}-point: {got} against {want:.2}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_size_of_inverse_dct_samples_the_definition_at_the_sample_centres() {
+        agrees::<2>(1);
+        agrees::<3>(2);
+        agrees::<4>(3);
+        agrees::<5>(4);
+        agrees::<6>(5);
+        agrees::<7>(6);
+        agrees::<8>(7);
+    }
 }

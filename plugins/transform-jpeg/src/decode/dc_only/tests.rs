@@ -414,8 +414,9 @@ fn damaged_progressive_jpegs_are_left_to_the_general_decoder() {
     );
 }
 
-/// The scaled progressive path against `jpeg-decoder` at the same scale: the two inverse DCTs
-/// differ in rounding and in how they scale, a level or two on average.
+/// The scaled path against `jpeg-decoder` at the same scale (1/4, 1/2, or full size, where the
+/// tests run the same transform at 8 points): the two inverse DCTs differ in rounding and in
+/// how they scale, a level or two on average.
 fn assert_scaled_matches(jpeg: &[u8], eighths: u32, what: &str) {
     let (w, h, expected) = reference_at(jpeg, eighths as u16);
     let header = Header::parse(jpeg).unwrap();
@@ -443,7 +444,7 @@ fn progressive_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
         for (w, h) in [(203, 157), (256, 128), (17, 9), (9, 33)] {
             for restart in [0, 3] {
                 let jpeg = encode(w, h, progressive(sampling, restart));
-                for eighths in [2, 4] {
+                for eighths in [2, 4, 8] {
                     let what = format!("{sampling:?} {w}x{h} restart {restart} at {eighths}/8");
                     assert_scaled_matches(&jpeg, eighths, &what);
                 }
@@ -457,7 +458,7 @@ fn progressive_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
         "valid-progressive-grey.jpg",
     ] {
         let jpeg = std::fs::read(format!("{corpus}{name}")).unwrap();
-        for eighths in [2, 4] {
+        for eighths in [2, 4, 8] {
             assert_scaled_matches(&jpeg, eighths, &format!("{name} at {eighths}/8"));
         }
     }
@@ -496,7 +497,7 @@ fn sequential_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
                     ..DEFAULT
                 };
                 let jpeg = encode(w, h, options);
-                for eighths in [2, 4] {
+                for eighths in [2, 4, 8] {
                     let what = format!("{sampling:?} {w}x{h} restart {restart} at {eighths}/8");
                     assert_scaled_matches(&jpeg, eighths, &what);
                 }
@@ -507,7 +508,7 @@ fn sequential_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
     // the first coefficients zero.
     for quality in [1, 50, 100] {
         let options = Options { quality, ..DEFAULT };
-        for eighths in [2, 4] {
+        for eighths in [2, 4, 8] {
             let what = format!("quality {quality} at {eighths}/8");
             assert_scaled_matches(&encode(120, 90, options), eighths, &what);
         }
@@ -519,5 +520,93 @@ fn sequential_jpegs_at_a_quarter_and_a_half_match_the_general_decoder() {
     };
     for eighths in [2, 4] {
         assert_scaled_matches(&encode(99, 45, grey), eighths, "grey with restarts");
+    }
+}
+
+/// `image` (`width` × `height` RGB) shrunk to `eighths`/8 of its size by averaging the pixels
+/// each output pixel covers, in part at its edges: what a DCT-scaled decode approximates.
+fn box_shrunk(image: &[u8], (width, height): (u32, u32), eighths: u32) -> Vec<u8> {
+    let shrink = |len: u32| (len * eighths).div_ceil(8) as usize;
+    // For output position i, each input position it covers and how much of it.
+    let taps = |len: u32| -> Vec<Vec<(usize, f64)>> {
+        let ratio = 8.0 / f64::from(eighths);
+        (0..shrink(len))
+            .map(|i| {
+                let (start, end) = (
+                    i as f64 * ratio,
+                    ((i + 1) as f64 * ratio).min(f64::from(len)),
+                );
+                (start.floor() as usize..end.ceil() as usize)
+                    .map(|j| (j, (end.min(j as f64 + 1.0) - start.max(j as f64)).max(0.0)))
+                    .collect()
+            })
+            .collect()
+    };
+    let (across, down) = (taps(width), taps(height));
+    let mut out = Vec::with_capacity(across.len() * down.len() * 3);
+    for row in &down {
+        for column in &across {
+            for channel in 0..3 {
+                let (mut sum, mut weight) = (0.0, 0.0);
+                for &(y, wy) in row {
+                    for &(x, wx) in column {
+                        let at = (y * width as usize + x) * 3 + channel;
+                        sum += f64::from(image[at]) * wx * wy;
+                        weight += wx * wy;
+                    }
+                }
+                out.push((sum / weight).round() as u8);
+            }
+        }
+    }
+    out
+}
+
+/// The scaled path at `eighths`/8 against `jpeg-decoder` at full size shrunk by averaging:
+/// the mean and worst differences.
+fn against_box_shrunk(jpeg: &[u8], eighths: u32) -> (f64, u8) {
+    let (w, h, full) = reference_at(jpeg, 8);
+    let expected = box_shrunk(&full, (w, h), eighths);
+    let header = Header::parse(jpeg).unwrap();
+    let image = super::decode_scaled(jpeg, &header, eighths).unwrap().image;
+    let shrink = |len: u32| (len * eighths).div_ceil(8);
+    assert_eq!(
+        (image.width, image.height),
+        (shrink(w), shrink(h)),
+        "{eighths}/8"
+    );
+    let diffs = || {
+        expected
+            .iter()
+            .zip(&image.data)
+            .map(|(a, b)| a.abs_diff(*b))
+    };
+    let mean = diffs().map(u64::from).sum::<u64>() as f64 / expected.len().max(1) as f64;
+    (mean, diffs().max().unwrap_or(0))
+}
+
+#[test]
+fn every_other_scale_is_as_close_to_the_shrunk_full_decode_as_a_half() {
+    for progressive in [false, true] {
+        for sampling in SAMPLINGS {
+            let options = Options {
+                sampling,
+                progressive,
+                restart: 5,
+                ..DEFAULT
+            };
+            let jpeg = encode(203, 157, options);
+            // 1/2 matches jpeg-decoder at 1/2 (above); every eighth is held to what it gives.
+            let (half, _) = against_box_shrunk(&jpeg, 4);
+            for eighths in [2, 3, 5, 6, 7] {
+                let (mean, worst) = against_box_shrunk(&jpeg, eighths);
+                let what = format!("{sampling:?} progressive {progressive} at {eighths}/8");
+                println!("{what}: mean {mean:.2} (1/2: {half:.2}), worst {worst}");
+                assert!(
+                    mean <= 1.5 * half + 0.5 && worst <= 96,
+                    "{what}: mean {mean:.2} (1/2: {half:.2}), worst {worst}"
+                );
+            }
+        }
     }
 }
