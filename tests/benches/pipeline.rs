@@ -132,7 +132,7 @@ fn main() {
 }
 
 /// Publishes one of `photos` for each of the `people` and waits until all are written;
-/// returns photos/s and the time taken.
+/// returns photos/s and the time taken, and prints where an event's time went.
 fn written(stack: &mut Stack, photos: &[Vec<u8>], people: usize) -> (f64, Duration) {
     let start = Instant::now();
     for i in 0..people {
@@ -149,6 +149,7 @@ fn written(stack: &mut Stack, photos: &[Vec<u8>], people: usize) -> (f64, Durati
         "all written: {:?}",
         results.iter().find(|r| r.outcome != Outcome::Written)
     );
+    println!("  {}", stages(&results));
     (people as f64 / took.as_secs_f64(), took)
 }
 
