@@ -424,14 +424,7 @@ fn assert_scaled_matches(jpeg: &[u8], eighths: u32, what: &str) {
         .unwrap_or_else(|| panic!("{what}: the scaled path refused"))
         .image;
     assert_eq!((image.width, image.height), (w, h), "{what}");
-    let diffs = || {
-        expected
-            .iter()
-            .zip(&image.data)
-            .map(|(a, b)| a.abs_diff(*b))
-    };
-    let mean = diffs().map(u64::from).sum::<u64>() as f64 / expected.len().max(1) as f64;
-    let worst = diffs().max().unwrap_or(0);
+    let (mean, worst) = differences(&expected, &image.data);
     assert!(
         mean < 2.0 && worst <= 48,
         "{what}: mean {mean:.2}, worst {worst}"
@@ -575,12 +568,12 @@ fn against_box_shrunk(jpeg: &[u8], eighths: u32) -> (f64, u8) {
         (shrink(w), shrink(h)),
         "{eighths}/8"
     );
-    let diffs = || {
-        expected
-            .iter()
-            .zip(&image.data)
-            .map(|(a, b)| a.abs_diff(*b))
-    };
+    differences(&expected, &image.data)
+}
+
+/// The mean and the worst difference of two images' samples.
+fn differences(expected: &[u8], actual: &[u8]) -> (f64, u8) {
+    let diffs = || expected.iter().zip(actual).map(|(a, b)| a.abs_diff(*b));
     let mean = diffs().map(u64::from).sum::<u64>() as f64 / expected.len().max(1) as f64;
     (mean, diffs().max().unwrap_or(0))
 }
