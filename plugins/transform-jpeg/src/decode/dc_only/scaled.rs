@@ -45,6 +45,7 @@ pub(super) fn decode<'a>(
     }
 }
 
+/// The frame at `N` samples per block side, progressive or sequential.
 fn decode_at<'a, const N: usize>(
     data: &'a [u8],
     header: &Header<'a>,
