@@ -22,8 +22,9 @@ use crate::sniff::Format;
 /// The scales `jpeg-decoder` supports, in eighths, smallest first.
 const EIGHTHS: [u32; 4] = [1, 2, 4, 8];
 
-/// The scales the fast paths support, in eighths, smallest first; 8 is `jpeg-decoder`'s.
-const FAST_EIGHTHS: [u32; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+/// The scales the fast paths support, in eighths, smallest first (full size is
+/// `jpeg-decoder`'s).
+const FAST_EIGHTHS: [u32; 7] = [1, 2, 3, 4, 5, 6, 7];
 
 /// Decodes a JPEG at the smallest scale that still covers what `request` needs.
 pub(super) fn decode(data: &[u8], request: &Request) -> Result<Stored, Rejection> {

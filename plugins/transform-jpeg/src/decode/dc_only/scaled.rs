@@ -222,6 +222,29 @@ impl<const N: usize> Idct<N> {
         [[to_sample(mean); N]; N]
     }
 
+    /// The N-point inverse DCT down each column of `rows`, a whole row at a time. Sample
+    /// N−1−n sees each coefficient k with the weight of sample n times (−1)^k, so each pair
+    /// of samples is the sum and the difference of an even and an odd part (the middle
+    /// sample of an odd N has only the even part).
+    #[inline(always)]
+    fn inverse(&self, rows: Rows<N>) -> Rows<N> {
+        let zero = [0.0; N];
+        let mut out = [zero; N];
+        for n in 0..N.div_ceil(2) {
+            let weights = &self.weight[n];
+            let (mut even, mut odd) = (zero, zero);
+            for k in (0..N).step_by(2) {
+                even = add(even, rows[k], weights[k]);
+            }
+            for k in (1..N).step_by(2) {
+                odd = add(odd, rows[k], weights[k]);
+            }
+            out[n] = add(even, odd, 1.0);
+            out[N - 1 - n] = add(even, odd, -1.0);
+        }
+        out
+    }
+
     /// The samples of dequantised coefficients.
     #[inline(always)]
     fn samples(&self, coefficients: Rows<N>) -> [[u8; N]; N] {
@@ -262,31 +285,6 @@ fn add<const N: usize>(a: [f32; N], b: [f32; N], k: f32) -> [f32; N] {
         out[i] += k * b[i];
     }
     out
-}
-
-impl<const N: usize> Idct<N> {
-    /// The N-point inverse DCT down each column of `rows`, a whole row at a time. Sample
-    /// N−1−n sees each coefficient k with the weight of sample n times (−1)^k, so each pair
-    /// of samples is the sum and the difference of an even and an odd part (the middle
-    /// sample of an odd N has only the even part).
-    #[inline(always)]
-    fn inverse(&self, rows: Rows<N>) -> Rows<N> {
-        let zero = [0.0; N];
-        let mut out = [zero; N];
-        for n in 0..N.div_ceil(2) {
-            let weights = &self.weight[n];
-            let (mut even, mut odd) = (zero, zero);
-            for k in (0..N).step_by(2) {
-                even = add(even, rows[k], weights[k]);
-            }
-            for k in (1..N).step_by(2) {
-                odd = add(odd, rows[k], weights[k]);
-            }
-            out[n] = add(even, odd, 1.0);
-            out[N - 1 - n] = add(even, odd, -1.0);
-        }
-        out
-    }
 }
 
 #[cfg(test)]

@@ -594,7 +594,6 @@ fn every_other_scale_is_as_close_to_the_shrunk_full_decode_as_a_half() {
             for eighths in [2, 3, 5, 6, 7] {
                 let (mean, worst) = against_box_shrunk(&jpeg, eighths);
                 let what = format!("{sampling:?} progressive {progressive} at {eighths}/8");
-                println!("{what}: mean {mean:.2} (1/2: {half:.2}), worst {worst}");
                 assert!(
                     mean <= 1.5 * half + 0.5 && worst <= 96,
                     "{what}: mean {mean:.2} (1/2: {half:.2}), worst {worst}"
