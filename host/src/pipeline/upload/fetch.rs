@@ -1,8 +1,9 @@
-//! Stage 2, fetch: the event's photo and its deduper digest. Inline bytes are decoded and
-//! hashed; a photo in the bucket is known by its content digest (SHA-256, checked by the
-//! object store client as the bytes are read; declared by the event or asked of the bucket).
-//! Either way a photo sent again unchanged is decided from a remembered deduper digest, without
-//! calling the deduper again or reading megabytes.
+//! Stage 2, fetch: the event's photo and its deduper digest. An inline photo is known by the
+//! BLAKE3 hash of its base64 text, and decoded only when it is new or is to be transformed; a
+//! photo in the bucket is known by its content digest (SHA-256, checked by the object store
+//! client as the bytes are read; declared by the event or asked of the bucket). Either way a
+//! photo sent again unchanged is decided from a remembered deduper digest, without calling the
+//! deduper again, decoding the text or reading megabytes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,8 @@ use crate::pipeline::frame::Stop;
 /// How many content digests are remembered (about 150 bytes each).
 const REMEMBERED: usize = 100_000;
 
-/// Deduper digests by content digest (the object store's SHA-256), oldest forgotten first.
+/// Deduper digests by content digest (the object store's SHA-256, or [`inline_content`] for an
+/// inline photo), oldest forgotten first.
 #[derive(Debug, Default)]
 pub struct Digests(Mutex<Remembered>);
 
@@ -84,6 +86,8 @@ impl Digests {
 /// Where the bytes are.
 enum Bytes {
     Here(Vec<u8>),
+    /// Still base64 (an inline photo whose digest was remembered), decoded on first use.
+    Encoded(String),
     /// In the bucket under this name, with the content digest the source digest belongs to.
     Stored {
         name: String,
@@ -101,13 +105,17 @@ pub(crate) struct Source {
 impl Source {
     /// The bytes, read from the bucket on first use.
     pub async fn bytes(&mut self, bus: &Bus) -> Result<&[u8], Stop> {
-        if let Bytes::Stored { name, content } = &self.bytes {
-            let stored = read(bus, name, Some(content)).await?;
-            self.bytes = Bytes::Here(stored.bytes);
+        match &self.bytes {
+            Bytes::Here(_) => {}
+            Bytes::Encoded(text) => self.bytes = Bytes::Here(decode(text)?),
+            Bytes::Stored { name, content } => {
+                let stored = read(bus, name, Some(content)).await?;
+                self.bytes = Bytes::Here(stored.bytes);
+            }
         }
         match &self.bytes {
             Bytes::Here(bytes) => Ok(bytes),
-            Bytes::Stored { .. } => unreachable!("read above"),
+            Bytes::Encoded(_) | Bytes::Stored { .. } => unreachable!("made here above"),
         }
     }
 }
@@ -124,15 +132,15 @@ pub(crate) async fn fetch(
         return here(bytes);
     }
     match &event.photo {
-        PhotoRef::Inline(b64) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|e| {
-                    Stop::rejected(format!("the inline photo is not valid base64: {e}"))
-                })?;
-            // Hashed here natively, a re-sent photo spares the deduper's pass over it.
-            let content = crate::bus::content_digest(&bytes);
-            remembered(p, bytes, content)
+        PhotoRef::Inline(text) => {
+            // Hashed here natively, a re-sent photo spares the deduper's pass over it, and its
+            // text is not decoded unless a rendition needs transforming.
+            let content = inline_content(text);
+            if let Some(digest) = p.digests.get(&content) {
+                let bytes = Bytes::Encoded(text.clone());
+                return Ok(Source { bytes, digest });
+            }
+            remembered(p, decode(text)?, content)
         }
         PhotoRef::Object(name) => {
             let content = match &event.photo_digest {
@@ -170,6 +178,21 @@ pub(crate) async fn fetch(
             source
         }
     }
+}
+
+/// The content digest an inline photo is remembered by: the BLAKE3 hash of its base64 text.
+/// The same text always decodes to the same bytes, so equal digests mean the same photo (the
+/// same photo in other text, differently padded say, is only a photo not remembered); and the
+/// text is hashed faster than it is decoded.
+fn inline_content(text: &str) -> String {
+    format!("inline-BLAKE3={}", blake3::hash(text.as_bytes()).to_hex())
+}
+
+/// The bytes of an inline photo's base64 `text`.
+fn decode(text: &str) -> Result<Vec<u8>, Stop> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| Stop::rejected(format!("the inline photo is not valid base64: {e}")))
 }
 
 /// Reads a bucket photo and remembers its deduper digest by its content digest.
