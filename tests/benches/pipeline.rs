@@ -2,7 +2,9 @@
 //! the directory (thumbnailPhoto alone, and thumbnailPhoto with jpegPhoto), each beside
 //! `vipsthumbnail` making the same renditions natively from the same files on one process a
 //! core; and events/s for re-sent unchanged photos (no LDAP write), with where an event's time
-//! goes. Prints figures.
+//! goes. Photos written are measured twice: published one after another by a client while the
+//! service runs (the client's publishing counted), and drained from a backlog published while
+//! it was stopped (NATS to plugins to LDAP to result, nothing else running). Prints figures.
 //!
 //! Run with `cargo bench -p photosync-tests --bench pipeline`. `BENCH_QUICK=1` shortens it;
 //! `BENCH_CONCURRENCY=N` sets the service's concurrency for the unchanged runs (default 64);
@@ -32,12 +34,10 @@ fn main() {
         "photosync end-to-end benchmarks ({cores} cores, real nats-server and slapd, concurrency 32)"
     );
 
-    let photos: Vec<Vec<u8>> = (0..4)
-        .map(|i| jpeg(&photo_like(2448, 1632, i + 1), JpegOptions::default()))
-        .collect();
+    let photos = four_mp(1);
     let (rate, took) = written(&mut stack, &photos, people);
     println!(
-        "4 MP JPEG ({:.1} MB, through the object store) -> thumbnailPhoto written: {rate:.1} photos/s ({people} photos in {:.1} s)",
+        "4 MP JPEG ({:.1} MB, through the object store) -> thumbnailPhoto written, published meanwhile: {rate:.1} photos/s ({people} photos in {:.1} s)",
         photos[0].len() as f64 / 1e6,
         took.as_secs_f64()
     );
@@ -105,6 +105,20 @@ fn main() {
         concurrency()
     );
 
+    // A backlog of other photos of the same people, drained.
+    let third = four_mp(30);
+    let mut config = stack.config(Account::Service);
+    config.worker.concurrency = 32;
+    let rate = drained(&mut stack, config, &third, people);
+    println!("4 MP JPEG -> thumbnailPhoto written, drained from a backlog: {rate:.1} photos/s");
+    beside_vips(
+        rate,
+        &files(dir.path(), "third", &third),
+        people,
+        &[96],
+        cores,
+    );
+
     // Both renditions, for other photos of the same people.
     let mut config = Config::parse(
         &(stack.config_text(Account::Service, "concurrency = 32")
@@ -113,13 +127,11 @@ fn main() {
     .expect("valid");
     config.worker.concurrency = 32;
     stack.stop_service();
-    stack.start_service_with(config);
-    let second: Vec<Vec<u8>> = (0..4)
-        .map(|i| jpeg(&photo_like(2448, 1632, i + 20), JpegOptions::default()))
-        .collect();
+    stack.start_service_with(config.clone());
+    let second = four_mp(20);
     let (rate, took) = written(&mut stack, &second, people);
     println!(
-        "4 MP JPEG -> thumbnailPhoto + jpegPhoto written: {rate:.1} photos/s ({people} photos in {:.1} s)",
+        "4 MP JPEG -> thumbnailPhoto + jpegPhoto written, published meanwhile: {rate:.1} photos/s ({people} photos in {:.1} s)",
         took.as_secs_f64()
     );
     beside_vips(
@@ -129,12 +141,62 @@ fn main() {
         &[96, 648],
         cores,
     );
+    let fourth = four_mp(40);
+    let rate = drained(&mut stack, config, &fourth, people);
+    println!(
+        "4 MP JPEG -> thumbnailPhoto + jpegPhoto written, drained from a backlog: {rate:.1} photos/s"
+    );
+    beside_vips(
+        rate,
+        &files(dir.path(), "fourth", &fourth),
+        people,
+        &[96, 648],
+        cores,
+    );
+}
+
+/// Four distinct camera-like 4 MP JPEGs, from the seeds after `seed`.
+fn four_mp(seed: u32) -> Vec<Vec<u8>> {
+    (0..4)
+        .map(|i| jpeg(&photo_like(2448, 1632, seed + i), JpegOptions::default()))
+        .collect()
 }
 
 /// Publishes one of `photos` for each of the `people` and waits until all are written;
 /// returns photos/s and the time taken, and prints where an event's time went.
 fn written(stack: &mut Stack, photos: &[Vec<u8>], people: usize) -> (f64, Duration) {
     let start = Instant::now();
+    publish_all(stack, photos, people);
+    let publishing = start.elapsed();
+    let results = stack.next_results(people, Duration::from_secs(600));
+    let took = start.elapsed();
+    all_written(&results);
+    println!(
+        "  the client's publishing took {:.1} s of it; {}",
+        publishing.as_secs_f64(),
+        stages(&results)
+    );
+    (people as f64 / took.as_secs_f64(), took)
+}
+
+/// Publishes one of `photos` for each of the `people` while the service is stopped, then
+/// starts it with `config` and returns photos/s from the first result to the last (start-up
+/// not counted), printing where an event's time went.
+fn drained(stack: &mut Stack, config: Config, photos: &[Vec<u8>], people: usize) -> f64 {
+    stack.stop_service();
+    publish_all(stack, photos, people);
+    stack.start_service_with(config);
+    let mut results = stack.next_results(1, Duration::from_secs(600));
+    let start = Instant::now();
+    results.extend(stack.next_results(people - 1, Duration::from_secs(600)));
+    let took = start.elapsed();
+    all_written(&results);
+    println!("  {}", stages(&results));
+    (people - 1) as f64 / took.as_secs_f64()
+}
+
+/// Publishes one of `photos` for each of the `people`, one after another.
+fn publish_all(stack: &Stack, photos: &[Vec<u8>], people: usize) {
     for i in 0..people {
         stack.publish(
             &format!("{}.jpg", 100_000 + i),
@@ -142,15 +204,14 @@ fn written(stack: &mut Stack, photos: &[Vec<u8>], people: usize) -> (f64, Durati
             &[],
         );
     }
-    let results = stack.next_results(people, Duration::from_secs(600));
-    let took = start.elapsed();
+}
+
+fn all_written(results: &[photosync::events::PhotoResult]) {
     assert!(
         results.iter().all(|r| r.outcome == Outcome::Written),
         "all written: {:?}",
         results.iter().find(|r| r.outcome != Outcome::Written)
     );
-    println!("  {}", stages(&results));
-    (people as f64 / took.as_secs_f64(), took)
 }
 
 /// `photos` as files in `dir`, named after `tag`, for vipsthumbnail.
