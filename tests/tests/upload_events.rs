@@ -1,6 +1,8 @@
 //! Photo-upload events end to end against a real nats-server and slapd: the right entry gets a
 //! correct photo, and every event gets a result with a reason an operator can act on.
 
+use base64::Engine as _;
+use photosync::config::Config;
 use photosync::events::Outcome;
 use photosync::plugins::jpeg::inspect;
 use photosync_tests::fixtures::{JpegOptions, jpeg, photo_like};
@@ -97,6 +99,36 @@ fn the_same_photo_again_is_unchanged_and_nothing_is_modified() {
     assert_ne!(
         stack.ldap.read(&ada.dn(), "thumbnailPhoto").values,
         before.values
+    );
+}
+
+#[test]
+fn an_inline_photo_sent_again_is_transformed_from_its_text_where_the_directory_lost_our_output() {
+    let mut stack = Stack::start();
+    let config = stack.config_text(Account::Service, "")
+        + "\n[plugins.deduper]\nsource = \"builtin:dedup-md5\"\n\n[plugins.deduper.settings]\npolicy = \"converge\"\n";
+    stack.start_service_with(Config::parse(&config).expect("valid"));
+    let (ada, _) = people(&stack);
+    // Small enough to travel inline; remembered by the hash of its text once written.
+    let photo = jpeg(&photo_like(640, 480, 11), JpegOptions::default());
+    let first = stack.publish("12345.jpg", &photo, &[]);
+    assert_eq!(stack.result(&first).outcome, Outcome::Written);
+    let ours = stack.ldap.read(&ada.dn(), "thumbnailPhoto").values;
+    let theirs = jpeg(&photo_like(96, 96, 12), JpegOptions::default());
+    stack.ldap.modify_ldif(&format!(
+        "dn: {}\nchangetype: modify\nreplace: thumbnailPhoto\nthumbnailPhoto:: {}\n",
+        ada.dn(),
+        base64::engine::general_purpose::STANDARD.encode(&theirs)
+    ));
+    // The same text again: known, so not decoded to be hashed, but decoded to be transformed
+    // because the directory no longer holds what was written.
+    let again = stack.publish("12345.jpg", &photo, &[]);
+    let result = stack.result(&again);
+    assert_eq!(result.outcome, Outcome::Written, "{result:?}");
+    assert_eq!(
+        stack.ldap.read(&ada.dn(), "thumbnailPhoto").values,
+        ours,
+        "the directory holds the same output as the first time"
     );
 }
 
