@@ -103,7 +103,7 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    /// The bytes, read from the bucket on first use.
+    /// The bytes, decoded or read from the bucket on first use.
     pub async fn bytes(&mut self, bus: &Bus) -> Result<&[u8], Stop> {
         match &self.bytes {
             Bytes::Here(_) => {}
@@ -250,7 +250,18 @@ fn missing(bus: &Bus, name: &str) -> Stop {
 
 #[cfg(test)]
 mod tests {
-    use super::Digests;
+    use super::{Digests, decode, inline_content};
+
+    #[test]
+    fn inline_text_is_known_by_its_hash_and_bad_base64_is_rejected() {
+        let content = inline_content("AAEC");
+        assert_eq!(content, inline_content("AAEC"));
+        assert_ne!(content, inline_content("AAED"));
+        assert!(content.starts_with("inline-BLAKE3="), "{content}");
+        assert_eq!(decode("AAEC").expect("valid"), [0, 1, 2]);
+        let stop = decode("AA!C").expect_err("not base64");
+        assert!(stop.reason.contains("not valid base64"), "{}", stop.reason);
+    }
 
     #[test]
     fn a_turn_is_forgotten_when_its_last_reader_ends_it() {
