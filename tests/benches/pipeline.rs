@@ -184,14 +184,20 @@ fn written(stack: &mut Stack, photos: &[Vec<u8>], people: usize) -> (f64, Durati
 /// not counted), printing where an event's time went.
 fn drained(stack: &mut Stack, config: Config, photos: &[Vec<u8>], people: usize) -> f64 {
     stack.stop_service();
+    let publishing = Instant::now();
     publish_all(stack, photos, people);
+    let publishing = publishing.elapsed();
     stack.start_service_with(config);
     let mut results = stack.next_results(1, Duration::from_secs(600));
     let start = Instant::now();
     results.extend(stack.next_results(people - 1, Duration::from_secs(600)));
     let took = start.elapsed();
     all_written(&results);
-    println!("  {}", stages(&results));
+    println!(
+        "  the client published the backlog alone in {:.1} s; {}",
+        publishing.as_secs_f64(),
+        stages(&results)
+    );
     (people - 1) as f64 / took.as_secs_f64()
 }
 
