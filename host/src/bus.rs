@@ -156,6 +156,21 @@ pub fn content_digest(bytes: &[u8]) -> String {
     )
 }
 
+/// The chunk size photos are stored in: half the server's largest message, at most 512 KiB
+/// (that under the default 1 MiB), and not below the object store's usual 128 KiB unless the
+/// server's messages are smaller still (an unknown limit, 0, keeps the usual size). The client
+/// waits for each chunk to be stored before it sends the next, so a photo in two chunks
+/// instead of eight costs a quarter of the round trips.
+fn photo_chunk_size(max_payload: usize) -> usize {
+    const USUAL: usize = 128 * 1024;
+    if max_payload == 0 {
+        return USUAL;
+    }
+    (max_payload / 2)
+        .max(USUAL.min(max_payload))
+        .min(512 * 1024)
+}
+
 /// A header value: one line, at most 1000 characters.
 fn header_value(text: &str) -> async_nats::HeaderValue {
     let line: String = text
@@ -474,9 +489,14 @@ impl Bus {
             // Already there, byte for byte: a photo sent again is not copied again.
             return Ok(content);
         }
+        let meta = object_store::ObjectMetadata {
+            name: name.to_owned(),
+            chunk_size: Some(photo_chunk_size(self.client.server_info().max_payload)),
+            ..Default::default()
+        };
         let mut reader = bytes;
         self.photos
-            .put(name, &mut reader)
+            .put(meta, &mut reader)
             .await
             .map(|_| content)
             .map_err(|e| err(&format!("cannot store photo {name}"), e))
@@ -890,4 +910,19 @@ async fn ensure_streams(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::photo_chunk_size;
+
+    #[test]
+    fn photo_chunks_are_half_the_largest_message_within_bounds() {
+        assert_eq!(photo_chunk_size(1 << 20), 512 * 1024);
+        assert_eq!(photo_chunk_size(8 << 20), 512 * 1024);
+        assert_eq!(photo_chunk_size(400 * 1024), 200 * 1024);
+        assert_eq!(photo_chunk_size(200 * 1024), 128 * 1024);
+        assert_eq!(photo_chunk_size(100 * 1024), 100 * 1024);
+        assert_eq!(photo_chunk_size(0), 128 * 1024);
+    }
 }
