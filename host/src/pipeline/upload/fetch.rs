@@ -201,15 +201,9 @@ async fn read_and_remember(p: &Pipeline, name: &str, content: &str) -> Result<So
     remembered(p, stored.bytes, stored.content)
 }
 
-/// A source whose bytes are here, with the deduper's digest remembered for their `content`
-/// digest, or asked of the deduper and remembered.
+/// A source whose bytes are here, with the deduper's digest of them remembered for their
+/// `content` digest. Both callers have just found nothing remembered for it.
 fn remembered(p: &Pipeline, bytes: Vec<u8>, content: String) -> Result<Source, Stop> {
-    if let Some(digest) = p.digests.get(&content) {
-        return Ok(Source {
-            bytes: Bytes::Here(bytes),
-            digest,
-        });
-    }
     let source = here(p, bytes)?;
     p.digests.insert(content, source.digest.clone());
     Ok(source)
