@@ -22,7 +22,9 @@ use photosync_tests::stack::{Account, Stack};
 
 fn main() {
     let quick = std::env::var_os("BENCH_QUICK").is_some();
-    let (people, unchanged_rounds) = if quick { (40, 5) } else { (200, 25) };
+    // The unchanged runs send every photo this many times (objects, inline): long enough (20 000
+    // and 10 000 events, a couple of seconds each) for a steady figure.
+    let (people, object_rounds, inline_rounds) = if quick { (40, 5, 5) } else { (200, 100, 50) };
     let mut stack = Stack::start();
     let mut config = stack.config(Account::Service);
     config.worker.concurrency = 32;
@@ -54,14 +56,14 @@ fn main() {
     // with the clock running. First the 4 MP photos again: events naming the stored objects and
     // their content digests, as `photosync publish` sends them, decided from the remembered
     // digest without reading the bucket.
-    let total = people * unchanged_rounds;
+    let total = people * object_rounds;
     let digests: Vec<String> = photos
         .iter()
         .map(|p| photosync::bus::content_digest(p))
         .collect();
     let mut n = 0;
     let (rate, stages) = unchanged(&mut stack, total, |stack| {
-        for _ in 0..unchanged_rounds {
+        for _ in 0..object_rounds {
             for i in 0..people {
                 n += 1;
                 let name = format!("{}.jpg", 100_000 + i);
@@ -88,8 +90,9 @@ fn main() {
         );
     }
     stack.next_results(people, Duration::from_secs(600));
+    let total = people * inline_rounds;
     let (rate, stages) = unchanged(&mut stack, total, |stack| {
-        for _ in 0..unchanged_rounds {
+        for _ in 0..inline_rounds {
             for i in 0..people {
                 stack.publish(
                     &format!("{}.jpg", 100_000 + i),
