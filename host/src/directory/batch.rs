@@ -348,7 +348,7 @@ fn share_out(asks: &[&Ask], entries: Vec<Entry>) -> Option<Vec<Option<(usize, Ve
 
 /// `(a=v)`, or `(&(a=v)(b=w)…)` for several criteria; values escaped per RFC 4515.
 fn criteria_filter(criteria: &[Criterion]) -> String {
-    let each = super::terms(criteria);
+    let each = super::search::terms(criteria);
     if criteria.len() == 1 {
         each
     } else {
