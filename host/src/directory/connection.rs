@@ -13,6 +13,7 @@ impl Directory {
         self.handle().await.map(|_| ())
     }
 
+    /// The connection kept, or a new one (opened and bound) when there is none or it closed.
     pub(super) async fn handle(&self) -> Result<Ldap, DirectoryError> {
         let mut guard = self.conn.lock().await;
         if let Some(ldap) = guard.as_mut()
@@ -25,7 +26,8 @@ impl Directory {
         Ok(ldap)
     }
 
-    pub(super) async fn connect(&self) -> Result<Ldap, DirectoryError> {
+    /// Opens a connection and binds it as configured.
+    async fn connect(&self) -> Result<Ldap, DirectoryError> {
         let timeout = Duration::from_secs(self.config.timeout_secs);
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(timeout)
@@ -64,7 +66,7 @@ impl Directory {
     }
 
     /// A SASL GSSAPI bind with the keytab's ticket for `ldap/<service host>`.
-    pub(super) async fn kerberos_bind(
+    async fn kerberos_bind(
         &self,
         ldap: &mut Ldap,
         timeout: Duration,
@@ -112,7 +114,7 @@ impl Directory {
         Ok(())
     }
 
-    pub(super) fn connect_error(&self, e: ldap3::LdapError) -> DirectoryError {
+    fn connect_error(&self, e: ldap3::LdapError) -> DirectoryError {
         let reason = e.to_string();
         if reason.contains("NotValidForName") || reason.contains("not valid for name") {
             return DirectoryError::Untrusted {

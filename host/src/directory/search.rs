@@ -186,7 +186,7 @@ impl Directory {
         result
     }
 
-    pub(super) async fn search_inner<F>(
+    async fn search_inner<F>(
         &self,
         base: &str,
         scope: Scope,
