@@ -181,7 +181,7 @@ impl Pipeline {
                     .values
                     .get(&attribute.to_ascii_lowercase())
                     .and_then(|v| v.first())
-                    .map(|v| self.deduper.digest(v))
+                    .map(|v| self.value_digest(v))
                     .transpose()
                     .map_err(Stop::plugin)?;
                 seen.push((attribute.to_owned(), digest));
@@ -224,7 +224,7 @@ impl Pipeline {
             .get(&attribute.to_ascii_lowercase())
             .and_then(|v| v.first());
         let digest = value
-            .map(|v| self.deduper.digest(v))
+            .map(|v| self.value_digest(v))
             .transpose()
             .map_err(Stop::plugin)?;
         let known = previous.attributes.get(attribute);

@@ -119,7 +119,8 @@ pub struct Pipeline {
     directory: Arc<Directory>,
     bus: Bus,
     profiles: Vec<Profile>,
-    /// The deduper's digests of bucket photos seen before, by content.
+    /// The deduper's digests of the photos and directory values seen before, by a hash of their
+    /// bytes (or of an inline photo's text).
     digests: Arc<Digests>,
     backups: Option<Backups>,
     dry_run: bool,
@@ -267,6 +268,12 @@ impl Pipeline {
     /// A directory client of its own with this pipeline's settings (the watcher's).
     pub fn another_directory(&self) -> Directory {
         self.directory.another()
+    }
+
+    /// The deduper's digest of a directory value (or of a rendition about to become one),
+    /// remembered by the hash of its bytes: see [`Digests::of_value`].
+    fn value_digest(&self, value: &[u8]) -> Result<String, PluginError> {
+        self.digests.of_value(value, |v| self.deduper.digest(v))
     }
 
     /// The photo attributes written, by name.

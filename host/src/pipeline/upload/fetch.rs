@@ -63,6 +63,24 @@ impl Digests {
         }
     }
 
+    /// The deduper's digest of a directory value (or of a rendition about to become one),
+    /// asked of `digest` only for bytes not seen before. Remembered by the BLAKE3 hash of the
+    /// bytes: the same bytes always get the same digest, and a photo sent again finds in the
+    /// entry the value photosync wrote, whose digest is known from writing it.
+    pub(crate) fn of_value<E>(
+        &self,
+        value: &[u8],
+        digest: impl FnOnce(&[u8]) -> Result<String, E>,
+    ) -> Result<String, E> {
+        let key = format!("BLAKE3={}", blake3::hash(value).to_hex());
+        if let Some(known) = self.get(&key) {
+            return Ok(known);
+        }
+        let computed = digest(value)?;
+        self.insert(key, computed.clone());
+        Ok(computed)
+    }
+
     fn insert(&self, content: String, digest: String) {
         if content.is_empty() {
             return;
@@ -273,6 +291,31 @@ mod tests {
         );
         digests.end_turn("SHA-256=a", second);
         assert!(digests.lock().reading.is_empty());
+    }
+
+    #[test]
+    fn a_values_digest_is_asked_once_per_bytes_and_a_failure_is_not_remembered() {
+        let digests = Digests::default();
+        let asked = std::cell::Cell::new(0);
+        let digest = |v: &[u8]| {
+            asked.set(asked.get() + 1);
+            Ok::<_, ()>(format!("d{}", v.len()))
+        };
+        assert_eq!(digests.of_value(b"photo", digest), Ok("d5".into()));
+        assert_eq!(digests.of_value(b"photo", digest), Ok("d5".into()));
+        assert_eq!(asked.get(), 1, "the same bytes: remembered");
+        assert_eq!(digests.of_value(b"other", digest), Ok("d5".into()));
+        assert_eq!(asked.get(), 2, "other bytes: asked");
+        assert_eq!(digests.of_value(b"bad", |_| Err("refused")), Err("refused"));
+        assert_eq!(digests.of_value(b"bad", digest), Ok("d3".into()));
+        assert!(
+            digests
+                .lock()
+                .by_content
+                .keys()
+                .all(|k| k.starts_with("BLAKE3=")),
+            "values are kept apart from photos' content digests"
+        );
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn ask<'a>(
         .get(&profile.attribute.to_ascii_lowercase())
         .into_iter()
         .flatten()
-        .map(|v| p.deduper.digest(v))
+        .map(|v| p.value_digest(v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Stop::plugin)?;
     let ask = DedupInput {
@@ -169,7 +169,7 @@ fn finish(
             ))
         })?;
         let t = Instant::now();
-        ask.output_digest = Some(p.deduper.digest(&r.jpeg).map_err(Stop::plugin)?);
+        ask.output_digest = Some(p.value_digest(&r.jpeg).map_err(Stop::plugin)?);
         decision = p.deduper.decide(&ask).map_err(Stop::plugin)?;
         deduping += t.elapsed();
         rendition = Some(r);
