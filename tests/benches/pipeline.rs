@@ -4,7 +4,10 @@
 //! core; and events/s for re-sent unchanged photos (no LDAP write), with where an event's time
 //! goes. Photos written are measured twice: published one after another by a client while the
 //! service runs (the client's publishing counted), and drained from a backlog published while
-//! it was stopped (NATS to plugins to LDAP to result, nothing else running). Prints figures.
+//! it was stopped (NATS to plugins to LDAP to result, nothing else running). Each re-send run
+//! also prints the CPU each process used per event, and what the bus alone reaches on the same
+//! events (pulled, a result stored and an ack each, no photosync): the ceiling NATS sets on this
+//! machine. Prints figures.
 //!
 //! Run with `cargo bench -p photosync-tests --bench pipeline`. `BENCH_QUICK=1` shortens it;
 //! `BENCH_CONCURRENCY=N` sets the service's concurrency for the unchanged runs (default 64);
@@ -13,6 +16,8 @@
 use std::time::{Duration, Instant};
 
 use std::process::Command;
+
+use base64::Engine as _;
 
 use photosync::config::Config;
 use photosync::events::Outcome;
@@ -77,6 +82,11 @@ fn main() {
         "re-sent unchanged 4 MP photos (object store, no LDAP write): {rate:.0} events/s ({total} events, concurrency {})\n  {stages}",
         concurrency()
     );
+    let mut event = Stack::event_for_object("floor", "100000.jpg", "100000.jpg");
+    event.photo_digest = Some(digests[0].clone());
+    let payload = serde_json::to_vec(&event).expect("event");
+    let (rate, cpu) = bus_alone(&stack, &payload, total);
+    println!("{}", floor_line(total, rate, &cpu));
 
     // Then small inline JPEGs: the bytes travel in every event and are hashed every time.
     let small: Vec<Vec<u8>> = (0..4)
@@ -107,6 +117,21 @@ fn main() {
         small[0].len() / 1024,
         concurrency()
     );
+    let event = photosync::events::PhotoUpload {
+        id: "floor".into(),
+        file_name: "100000.jpg".into(),
+        content_type: "image/jpeg".into(),
+        source: "test".into(),
+        uploaded_at: photosync::timestamps::now_rfc3339(),
+        attributes: Default::default(),
+        photo: photosync::events::PhotoRef::Inline(
+            base64::engine::general_purpose::STANDARD.encode(&small[0]),
+        ),
+        photo_digest: None,
+    };
+    let payload = serde_json::to_vec(&event).expect("event");
+    let (rate, cpu) = bus_alone(&stack, &payload, total);
+    println!("{}", floor_line(total, rate, &cpu));
 
     // A backlog of other photos of the same people, drained.
     let third = four_mp(30);
@@ -249,11 +274,14 @@ fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> (
     let batch = config.ldap.search_batch;
     stack.stop_service();
     publish(stack);
+    eprintln!("  ({total} events queued; draining them)");
     stack.start_service_with(config);
     let mut results = stack.next_results(1, Duration::from_secs(600));
     let start = Instant::now();
+    let before = Cpu::of(stack);
     results.extend(stack.next_results(total - 1, Duration::from_secs(600)));
     let took = start.elapsed();
+    let cpu = Cpu::of(stack).since(&before, total - 1);
     let unchanged = results
         .iter()
         .filter(|r| r.outcome == Outcome::Unchanged)
@@ -264,8 +292,174 @@ fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> (
         "every re-sent photo is unchanged; first other: {:?}",
         results.iter().find(|r| r.outcome != Outcome::Unchanged)
     );
-    let stages = format!("search batch {batch}; {}", stages(&results));
+    let stages = format!("search batch {batch}; {}\n  {cpu}", stages(&results));
     ((total - 1) as f64 / took.as_secs_f64(), stages)
+}
+
+/// The line printed for [`bus_alone`]'s figures.
+fn floor_line(total: usize, rate: f64, cpu: &str) -> String {
+    format!(
+        "  the bus alone on the same events ({total} pulled from a file stream by four pullers in requests of 16, a 600-byte result stored and an ack each, nothing else): {rate:.0} events/s\n  {cpu}"
+    )
+}
+
+/// What NATS itself does for each event whatever photosync decides, timed alone: `total`
+/// copies of `payload` published to a scratch file stream, then pulled by four pullers in
+/// requests of 16, each answered by a result stored in a second stream and acked. Returns events/s
+/// and the CPU line. The scratch streams are deleted afterwards.
+fn bus_alone(stack: &Stack, payload: &[u8], total: usize) -> (f64, String) {
+    use async_nats::jetstream::{consumer, stream};
+    let js = stack.bus.js.clone();
+    let payload = bytes::Bytes::copy_from_slice(payload);
+    stack.rt.block_on(async move {
+        let file = |name: &str, subject: &str| stream::Config {
+            name: name.into(),
+            subjects: vec![subject.into()],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        };
+        let events = js
+            .create_stream(file("BENCH_FLOOR", "bench.floor.events"))
+            .await
+            .expect("scratch stream");
+        js.create_stream(file("BENCH_FLOOR_RESULTS", "bench.floor.results"))
+            .await
+            .expect("scratch results stream");
+        for chunk in (0..total).collect::<Vec<_>>().chunks(256) {
+            let mut acks = Vec::with_capacity(chunk.len());
+            for _ in chunk {
+                acks.push(
+                    js.publish("bench.floor.events", payload.clone())
+                        .await
+                        .expect("publish"),
+                );
+            }
+            for ack in acks {
+                ack.await.expect("stored");
+            }
+        }
+        let consumer: consumer::PullConsumer = events
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("floor".into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .expect("scratch consumer");
+        let result = bytes::Bytes::from(vec![b'r'; 600]);
+        let nats = stack.nats.pid();
+        let before = Cpu::of(stack);
+        let start = Instant::now();
+        // Four pullers of 16 each keep about 64 events in flight, as the service does.
+        let left = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(total as i64));
+        let finished = std::sync::Arc::new(std::sync::OnceLock::new());
+        let pullers: Vec<_> = (0..4)
+            .map(|_| {
+                let (consumer, js, result, left, finished) = (
+                    consumer.clone(),
+                    js.clone(),
+                    result.clone(),
+                    left.clone(),
+                    finished.clone(),
+                );
+                tokio::spawn(async move {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    while left.load(SeqCst) > 0 {
+                        let mut batch = consumer
+                            .batch()
+                            .max_messages(16)
+                            .expires(Duration::from_millis(200))
+                            .messages()
+                            .await
+                            .expect("pull");
+                        let mut handling = Vec::new();
+                        while let Some(message) = futures::StreamExt::next(&mut batch).await {
+                            let message = message.expect("message");
+                            let (js, result) = (js.clone(), result.clone());
+                            handling.push(tokio::spawn(async move {
+                                let stored = js
+                                    .publish("bench.floor.results", result)
+                                    .await
+                                    .expect("result");
+                                stored.await.expect("result stored");
+                                message.ack().await.expect("ack");
+                            }));
+                        }
+                        for handled in handling {
+                            handled.await.expect("handled");
+                            if left.fetch_sub(1, SeqCst) == 1 {
+                                let _ = finished.set((Instant::now(), Cpu::of_pid(nats)));
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for puller in pullers {
+            puller.await.expect("puller");
+        }
+        let (end, nats_cpu) = *finished.get().expect("every event handled");
+        let took = end - start;
+        let mut after = Cpu::of(stack);
+        after.0[0] = nats_cpu;
+        let cpu = after.since(&before, total);
+        js.delete_stream("BENCH_FLOOR").await.expect("delete");
+        js.delete_stream("BENCH_FLOOR_RESULTS")
+            .await
+            .expect("delete");
+        (total as f64 / took.as_secs_f64(), cpu)
+    })
+}
+
+/// CPU seconds used so far by nats-server, slapd and this process (the service and the
+/// benchmark's client collecting results), from `/proc`.
+struct Cpu([f64; 3]);
+
+impl Cpu {
+    /// The CPU seconds of process `pid` so far.
+    fn of_pid(pid: u32) -> f64 {
+        process_cpu(&format!("/proc/{pid}/stat"))
+    }
+
+    fn of(stack: &Stack) -> Self {
+        let of =
+            |pid: Option<u32>| pid.map_or(0.0, |pid| process_cpu(&format!("/proc/{pid}/stat")));
+        Cpu([
+            of(Some(stack.nats.pid())),
+            of(stack.ldap.pid()),
+            process_cpu("/proc/self/stat"),
+        ])
+    }
+
+    /// The CPU each used per event over `events` since `before`, in one line.
+    fn since(&self, before: &Cpu, events: usize) -> String {
+        let per = |i: usize| (self.0[i] - before.0[i]) * 1e6 / events.max(1) as f64;
+        format!(
+            "CPU µs per event: nats-server {:.0}, slapd {:.0}, photosync with the benchmark's client {:.0}",
+            per(0),
+            per(1),
+            per(2)
+        )
+    }
+}
+
+/// User plus system CPU seconds of the process whose `stat` file is `path` (0 when unreadable).
+fn process_cpu(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    // Linux reports these in clock ticks of 1/100 s (USER_HZ) on every architecture.
+    ticks / 100.0
 }
 
 /// `vipsthumbnail` making the `sizes` (square, centre crop) from `count` photos of `files` on

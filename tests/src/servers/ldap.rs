@@ -159,6 +159,11 @@ impl LdapServer {
         super::wait_for_port(self.port, child, "slapd to listen")
     }
 
+    /// slapd's process id while it runs (the benchmarks read its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Stops slapd (the data stays).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

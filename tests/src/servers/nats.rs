@@ -39,6 +39,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id (the benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server and starts it again on the same port and store.
     pub fn restart(&mut self) {
         let _ = self.child.kill();
