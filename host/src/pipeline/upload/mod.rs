@@ -42,13 +42,13 @@ pub(crate) async fn apply(
     clock: &mut Clock,
 ) -> Ended {
     let Upload {
-        event,
+        mut event,
         sequence,
         given,
     } = upload;
     result.file_name = Some(event.file_name.clone());
     let t = Instant::now();
-    let mut source = fetch::fetch(p, &event, given).await?;
+    let mut source = fetch::fetch(p, &mut event, given).await?;
     clock.lap("source", t);
     result.source_digest = Some(source.digest.clone());
     let entry = match find(p, &event, clock).await {
