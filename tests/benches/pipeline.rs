@@ -281,7 +281,7 @@ fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> (
     let before = Cpu::of(stack);
     results.extend(stack.next_results(total - 1, Duration::from_secs(600)));
     let took = start.elapsed();
-    let cpu = Cpu::of(stack).since(&before, total - 1);
+    let cpu = Cpu::of(stack).since(&before, total - 1, "photosync with the benchmark's client");
     let unchanged = results
         .iter()
         .filter(|r| r.outcome == Outcome::Unchanged)
@@ -372,10 +372,13 @@ fn bus_alone(stack: &Stack, payload: &[u8], total: usize) -> (f64, String) {
                             .messages()
                             .await
                             .expect("pull");
+                        // Each event is counted as its ack goes, not when its request ends (the
+                        // last requests wait for their expiry).
                         let mut handling = Vec::new();
                         while let Some(message) = futures::StreamExt::next(&mut batch).await {
                             let message = message.expect("message");
                             let (js, result) = (js.clone(), result.clone());
+                            let (left, finished) = (left.clone(), finished.clone());
                             handling.push(tokio::spawn(async move {
                                 let stored = js
                                     .publish("bench.floor.results", result)
@@ -383,13 +386,13 @@ fn bus_alone(stack: &Stack, payload: &[u8], total: usize) -> (f64, String) {
                                     .expect("result");
                                 stored.await.expect("result stored");
                                 message.ack().await.expect("ack");
+                                if left.fetch_sub(1, SeqCst) == 1 {
+                                    let _ = finished.set((Instant::now(), Cpu::of_pid(nats)));
+                                }
                             }));
                         }
                         for handled in handling {
                             handled.await.expect("handled");
-                            if left.fetch_sub(1, SeqCst) == 1 {
-                                let _ = finished.set((Instant::now(), Cpu::of_pid(nats)));
-                            }
                         }
                     }
                 })
@@ -402,7 +405,7 @@ fn bus_alone(stack: &Stack, payload: &[u8], total: usize) -> (f64, String) {
         let took = end - start;
         let mut after = Cpu::of(stack);
         after.0[0] = nats_cpu;
-        let cpu = after.since(&before, total);
+        let cpu = after.since(&before, total, "the client (photosync idle)");
         js.delete_stream("BENCH_FLOOR").await.expect("delete");
         js.delete_stream("BENCH_FLOOR_RESULTS")
             .await
@@ -422,20 +425,19 @@ impl Cpu {
     }
 
     fn of(stack: &Stack) -> Self {
-        let of =
-            |pid: Option<u32>| pid.map_or(0.0, |pid| process_cpu(&format!("/proc/{pid}/stat")));
         Cpu([
-            of(Some(stack.nats.pid())),
-            of(stack.ldap.pid()),
+            Self::of_pid(stack.nats.pid()),
+            stack.ldap.pid().map_or(0.0, Self::of_pid),
             process_cpu("/proc/self/stat"),
         ])
     }
 
-    /// The CPU each used per event over `events` since `before`, in one line.
-    fn since(&self, before: &Cpu, events: usize) -> String {
+    /// The CPU each used per event over `events` since `before`, in one line; `this` names
+    /// what ran in this process.
+    fn since(&self, before: &Cpu, events: usize, this: &str) -> String {
         let per = |i: usize| (self.0[i] - before.0[i]) * 1e6 / events.max(1) as f64;
         format!(
-            "CPU µs per event: nats-server {:.0}, slapd {:.0}, photosync with the benchmark's client {:.0}",
+            "CPU µs per event: nats-server {:.0}, slapd {:.0}, {this} {:.0}",
             per(0),
             per(1),
             per(2)
@@ -458,8 +460,10 @@ fn process_cpu(path: &str) -> f64 {
         .iter()
         .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
         .sum();
-    // Linux reports these in clock ticks of 1/100 s (USER_HZ) on every architecture.
-    ticks / 100.0
+    // In clock ticks (USER_HZ), which sysconf tells.
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks / per_second.max(1) as f64
 }
 
 /// `vipsthumbnail` making the `sizes` (square, centre crop) from `count` photos of `files` on
