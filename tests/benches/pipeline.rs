@@ -13,6 +13,9 @@
 //! `BENCH_CONCURRENCY=N` sets the service's concurrency for the unchanged runs (default 64);
 //! `BENCH_SEARCH_BATCH=N` their `ldap.search-batch` (default 64; 1 searches each event alone).
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use std::process::Command;
@@ -117,18 +120,10 @@ fn main() {
         small[0].len() / 1024,
         concurrency()
     );
-    let event = photosync::events::PhotoUpload {
-        id: "floor".into(),
-        file_name: "100000.jpg".into(),
-        content_type: "image/jpeg".into(),
-        source: "test".into(),
-        uploaded_at: photosync::timestamps::now_rfc3339(),
-        attributes: Default::default(),
-        photo: photosync::events::PhotoRef::Inline(
-            base64::engine::general_purpose::STANDARD.encode(&small[0]),
-        ),
-        photo_digest: None,
-    };
+    let mut event = Stack::event_for_object("floor", "100000.jpg", "");
+    event.photo = photosync::events::PhotoRef::Inline(
+        base64::engine::general_purpose::STANDARD.encode(&small[0]),
+    );
     let payload = serde_json::to_vec(&event).expect("event");
     let (rate, cpu) = bus_alone(&stack, &payload, total);
     println!("{}", floor_line(total, rate, &cpu));
@@ -278,10 +273,11 @@ fn unchanged(stack: &mut Stack, total: usize, publish: impl FnOnce(&Stack)) -> (
     stack.start_service_with(config);
     let mut results = stack.next_results(1, Duration::from_secs(600));
     let start = Instant::now();
-    let before = Cpu::of(stack);
+    let pids = (stack.nats.pid(), stack.ldap.pid());
+    let before = Cpu::of(pids);
     results.extend(stack.next_results(total - 1, Duration::from_secs(600)));
     let took = start.elapsed();
-    let cpu = Cpu::of(stack).since(&before, total - 1, "photosync with the benchmark's client");
+    let cpu = Cpu::of(pids).since(&before, total - 1, "photosync with the benchmark's client");
     let unchanged = results
         .iter()
         .filter(|r| r.outcome == Outcome::Unchanged)
@@ -311,6 +307,7 @@ fn bus_alone(stack: &Stack, payload: &[u8], total: usize) -> (f64, String) {
     use async_nats::jetstream::{consumer, stream};
     let js = stack.bus.js.clone();
     let payload = bytes::Bytes::copy_from_slice(payload);
+    let pids = (stack.nats.pid(), stack.ldap.pid());
     stack.rt.block_on(async move {
         let file = |name: &str, subject: &str| stream::Config {
             name: name.into(),
@@ -325,14 +322,11 @@ fn bus_alone(stack: &Stack, payload: &[u8], total: usize) -> (f64, String) {
         js.create_stream(file("BENCH_FLOOR_RESULTS", "bench.floor.results"))
             .await
             .expect("scratch results stream");
-        for chunk in (0..total).collect::<Vec<_>>().chunks(256) {
-            let mut acks = Vec::with_capacity(chunk.len());
-            for _ in chunk {
-                acks.push(
-                    js.publish("bench.floor.events", payload.clone())
-                        .await
-                        .expect("publish"),
-                );
+        for first in (0..total).step_by(256) {
+            let mut acks = Vec::with_capacity(256);
+            for _ in first..total.min(first + 256) {
+                let ack = js.publish("bench.floor.events", payload.clone()).await;
+                acks.push(ack.expect("publish"));
             }
             for ack in acks {
                 ack.await.expect("stored");
@@ -346,72 +340,75 @@ fn bus_alone(stack: &Stack, payload: &[u8], total: usize) -> (f64, String) {
             })
             .await
             .expect("scratch consumer");
-        let result = bytes::Bytes::from(vec![b'r'; 600]);
-        let nats = stack.nats.pid();
-        let before = Cpu::of(stack);
+        let floor = Arc::new(Floor {
+            js: js.clone(),
+            result: bytes::Bytes::from(vec![b'r'; 600]),
+            left: AtomicUsize::new(total),
+            finished: OnceLock::new(),
+            pids,
+        });
+        let before = Cpu::of(pids);
         let start = Instant::now();
         // Four pullers of 16 each keep about 64 events in flight, as the service does.
-        let left = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(total as i64));
-        let finished = std::sync::Arc::new(std::sync::OnceLock::new());
         let pullers: Vec<_> = (0..4)
-            .map(|_| {
-                let (consumer, js, result, left, finished) = (
-                    consumer.clone(),
-                    js.clone(),
-                    result.clone(),
-                    left.clone(),
-                    finished.clone(),
-                );
-                tokio::spawn(async move {
-                    use std::sync::atomic::Ordering::SeqCst;
-                    while left.load(SeqCst) > 0 {
-                        let mut batch = consumer
-                            .batch()
-                            .max_messages(16)
-                            .expires(Duration::from_millis(200))
-                            .messages()
-                            .await
-                            .expect("pull");
-                        // Each event is counted as its ack goes, not when its request ends (the
-                        // last requests wait for their expiry).
-                        let mut handling = Vec::new();
-                        while let Some(message) = futures::StreamExt::next(&mut batch).await {
-                            let message = message.expect("message");
-                            let (js, result) = (js.clone(), result.clone());
-                            let (left, finished) = (left.clone(), finished.clone());
-                            handling.push(tokio::spawn(async move {
-                                let stored = js
-                                    .publish("bench.floor.results", result)
-                                    .await
-                                    .expect("result");
-                                stored.await.expect("result stored");
-                                message.ack().await.expect("ack");
-                                if left.fetch_sub(1, SeqCst) == 1 {
-                                    let _ = finished.set((Instant::now(), Cpu::of_pid(nats)));
-                                }
-                            }));
-                        }
-                        for handled in handling {
-                            handled.await.expect("handled");
-                        }
-                    }
-                })
-            })
+            .map(|_| tokio::spawn(pull_alone(consumer.clone(), floor.clone())))
             .collect();
         for puller in pullers {
             puller.await.expect("puller");
         }
-        let (end, nats_cpu) = *finished.get().expect("every event handled");
-        let took = end - start;
-        let mut after = Cpu::of(stack);
-        after.0[0] = nats_cpu;
+        let (end, after) = floor.finished.get().expect("every event handled");
         let cpu = after.since(&before, total, "the client (photosync idle)");
         js.delete_stream("BENCH_FLOOR").await.expect("delete");
         js.delete_stream("BENCH_FLOOR_RESULTS")
             .await
             .expect("delete");
-        (total as f64 / took.as_secs_f64(), cpu)
+        (total as f64 / (*end - start).as_secs_f64(), cpu)
     })
+}
+
+/// What [`bus_alone`]'s pullers share.
+struct Floor {
+    js: async_nats::jetstream::Context,
+    result: bytes::Bytes,
+    /// Events not yet acked.
+    left: AtomicUsize,
+    /// When the last was acked, and the CPU used by then.
+    finished: OnceLock<(Instant, Cpu)>,
+    pids: (u32, Option<u32>),
+}
+
+/// One of [`bus_alone`]'s pullers: requests of 16 until every event is acked, each event's
+/// result stored and its ack sent in a task of its own, counted as its ack goes (not when its
+/// request ends: the last requests wait for their expiry).
+async fn pull_alone(consumer: async_nats::jetstream::consumer::PullConsumer, floor: Arc<Floor>) {
+    while floor.left.load(SeqCst) > 0 {
+        let mut batch = consumer
+            .batch()
+            .max_messages(16)
+            .expires(Duration::from_millis(200))
+            .messages()
+            .await
+            .expect("pull");
+        let mut handling = Vec::new();
+        while let Some(message) = futures::StreamExt::next(&mut batch).await {
+            let (message, floor) = (message.expect("message"), floor.clone());
+            handling.push(tokio::spawn(async move {
+                let stored = floor
+                    .js
+                    .publish("bench.floor.results", floor.result.clone())
+                    .await
+                    .expect("result");
+                stored.await.expect("result stored");
+                message.ack().await.expect("ack");
+                if floor.left.fetch_sub(1, SeqCst) == 1 {
+                    let _ = floor.finished.set((Instant::now(), Cpu::of(floor.pids)));
+                }
+            }));
+        }
+        for handled in handling {
+            handled.await.expect("handled");
+        }
+    }
 }
 
 /// CPU seconds used so far by nats-server, slapd and this process (the service and the
@@ -419,15 +416,12 @@ fn bus_alone(stack: &Stack, payload: &[u8], total: usize) -> (f64, String) {
 struct Cpu([f64; 3]);
 
 impl Cpu {
-    /// The CPU seconds of process `pid` so far.
-    fn of_pid(pid: u32) -> f64 {
-        process_cpu(&format!("/proc/{pid}/stat"))
-    }
-
-    fn of(stack: &Stack) -> Self {
+    /// The CPU used so far by the nats-server and slapd processes `pids` and this process.
+    fn of((nats, ldap): (u32, Option<u32>)) -> Self {
+        let of_pid = |pid: u32| process_cpu(&format!("/proc/{pid}/stat"));
         Cpu([
-            Self::of_pid(stack.nats.pid()),
-            stack.ldap.pid().map_or(0.0, Self::of_pid),
+            of_pid(nats),
+            ldap.map_or(0.0, of_pid),
             process_cpu("/proc/self/stat"),
         ])
     }
